@@ -3,6 +3,7 @@ package policy
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,44 +47,37 @@ func resourceID(kind, namespace, name string) string {
 	return kind + "/" + namespace + "/" + name
 }
 
-// kinds is what Read accepts: apiVersion/kind -> a decoder into the typed
-// list. Anything else is an error, never skipped.
-var kinds = map[string]func(r *Resources, data []byte) (metav1.Object, []error, error){
-	gwapiv1.GroupVersion.String() + "/Gateway": func(r *Resources, data []byte) (metav1.Object, []error, error) {
-		o := &gwapiv1.Gateway{}
-		strict, err := k8sjson.UnmarshalStrict(data, o)
-		r.Gateways = append(r.Gateways, o)
-		return o, strict, err
+// kinds is what Read accepts, by apiVersion/kind. Anything else is an
+// error, never skipped.
+var kinds = map[string]struct {
+	new func() metav1.Object
+	add func(*Resources, metav1.Object)
+}{
+	gwapiv1.GroupVersion.String() + "/Gateway": {
+		func() metav1.Object { return &gwapiv1.Gateway{} },
+		func(r *Resources, o metav1.Object) { r.Gateways = append(r.Gateways, o.(*gwapiv1.Gateway)) },
 	},
-	gwapiv1.GroupVersion.String() + "/HTTPRoute": func(r *Resources, data []byte) (metav1.Object, []error, error) {
-		o := &gwapiv1.HTTPRoute{}
-		strict, err := k8sjson.UnmarshalStrict(data, o)
-		r.HTTPRoutes = append(r.HTTPRoutes, o)
-		return o, strict, err
+	gwapiv1.GroupVersion.String() + "/HTTPRoute": {
+		func() metav1.Object { return &gwapiv1.HTTPRoute{} },
+		func(r *Resources, o metav1.Object) { r.HTTPRoutes = append(r.HTTPRoutes, o.(*gwapiv1.HTTPRoute)) },
 	},
-	egv1a1.GroupVersion.String() + "/BackendTrafficPolicy": func(r *Resources, data []byte) (metav1.Object, []error, error) {
-		o := &egv1a1.BackendTrafficPolicy{}
-		strict, err := k8sjson.UnmarshalStrict(data, o)
-		r.Policies = append(r.Policies, o)
-		return o, strict, err
+	egv1a1.GroupVersion.String() + "/BackendTrafficPolicy": {
+		func() metav1.Object { return &egv1a1.BackendTrafficPolicy{} },
+		func(r *Resources, o metav1.Object) {
+			r.Policies = append(r.Policies, o.(*egv1a1.BackendTrafficPolicy))
+		},
 	},
-	egv1a1.GroupVersion.String() + "/Backend": func(r *Resources, data []byte) (metav1.Object, []error, error) {
-		o := &egv1a1.Backend{}
-		strict, err := k8sjson.UnmarshalStrict(data, o)
-		r.Backends = append(r.Backends, o)
-		return o, strict, err
+	egv1a1.GroupVersion.String() + "/Backend": {
+		func() metav1.Object { return &egv1a1.Backend{} },
+		func(r *Resources, o metav1.Object) { r.Backends = append(r.Backends, o.(*egv1a1.Backend)) },
 	},
-	"v1/Service": func(r *Resources, data []byte) (metav1.Object, []error, error) {
-		o := &corev1.Service{}
-		strict, err := k8sjson.UnmarshalStrict(data, o)
-		r.Services = append(r.Services, o)
-		return o, strict, err
+	"v1/Service": {
+		func() metav1.Object { return &corev1.Service{} },
+		func(r *Resources, o metav1.Object) { r.Services = append(r.Services, o.(*corev1.Service)) },
 	},
-	"v1/ConfigMap": func(r *Resources, data []byte) (metav1.Object, []error, error) {
-		o := &corev1.ConfigMap{}
-		strict, err := k8sjson.UnmarshalStrict(data, o)
-		r.ConfigMaps = append(r.ConfigMaps, o)
-		return o, strict, err
+	"v1/ConfigMap": {
+		func() metav1.Object { return &corev1.ConfigMap{} },
+		func(r *Resources, o metav1.Object) { r.ConfigMaps = append(r.ConfigMaps, o.(*corev1.ConfigMap)) },
 	},
 }
 
@@ -207,13 +201,15 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 		*list = append(*list, &Error{File: file, Resource: where, Msg: "apiVersion and kind are required"})
 		return
 	}
-	decode, ok := kinds[head.APIVersion+"/"+head.Kind]
+	key := head.APIVersion + "/" + head.Kind
+	kind, ok := kinds[key]
 	if !ok {
 		*list = append(*list, &Error{File: file, Resource: where, Field: "apiVersion/kind",
-			Msg: fmt.Sprintf("unsupported %q: allowed %s", head.APIVersion+"/"+head.Kind, allowedKinds())})
+			Msg: fmt.Sprintf("unsupported %q: allowed %s", key, allowedKinds())})
 		return
 	}
-	obj, strict, err := decode(r, data)
+	obj := kind.new()
+	strict, err := k8sjson.UnmarshalStrict(data, obj)
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace("default")
 	}
@@ -231,11 +227,53 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 		f, msg := decodeField(err)
 		e.add(f, "%s", msg)
 	}
+	if err == nil && len(strict) == 0 {
+		if defaulted, ok := validateObject(key, data, e); ok {
+			// Keep the defaulted form, as the API server would store it.
+			fresh := kind.new()
+			if err := k8sjson.UnmarshalCaseSensitivePreserveInts(defaulted, fresh); err == nil {
+				if fresh.GetNamespace() == "" {
+					fresh.SetNamespace("default")
+				}
+				obj = fresh
+			}
+		}
+	}
 	if prev, dup := r.files[id]; dup {
 		e.add("metadata.name", "duplicate %s %q: already defined in %s", head.Kind, obj.GetNamespace()+"/"+obj.GetName(), prev)
 		return
 	}
 	r.files[id] = file
+	kind.add(r, obj)
+}
+
+// validateObject applies the CRD defaults to the resource, then checks the
+// CRD schema and (for BackendTrafficPolicy) the CRD's CEL rules and
+// envoy-btp's scope. It returns the defaulted JSON.
+func validateObject(key string, data []byte, e errs) ([]byte, bool) {
+	var raw any
+	if err := k8sjson.UnmarshalCaseSensitivePreserveInts(data, &raw); err != nil {
+		e.add("", "%v", err)
+		return nil, false
+	}
+	all, err := crdSchemas()
+	if err != nil {
+		e.add("", "internal: %v", err)
+		return nil, false
+	}
+	s := all[key]
+	applyDefaults(s, raw)
+	validateSchema(s, raw, e)
+	if strings.HasSuffix(key, "/BackendTrafficPolicy") {
+		checkRules(btpRules, raw, e)
+		checkBTPScope(raw, e)
+	}
+	out, err := json.Marshal(raw)
+	if err != nil {
+		e.add("", "%v", err)
+		return nil, false
+	}
+	return out, true
 }
 
 var (

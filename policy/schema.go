@@ -1,0 +1,156 @@
+package policy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	envoygateway "github.com/envoyproxy/gateway"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	oaerrors "k8s.io/kube-openapi/pkg/validation/errors"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
+	"sigs.k8s.io/yaml"
+)
+
+// The OpenAPI schemas of the CRDs Envoy Gateway v1.9.1 ships (its own and
+// the Gateway API ones it bundles), keyed by apiVersion/kind. Validating
+// against them gives the same required/enum/range/pattern/length checks the
+// Kubernetes API server applies before Envoy Gateway ever sees a resource.
+// The CEL rules of those CRDs are checked in rules.go.
+var (
+	schemasOnce sync.Once
+	schemas     map[string]*spec.Schema
+	schemasErr  error
+)
+
+func crdSchemas() (map[string]*spec.Schema, error) {
+	schemasOnce.Do(func() {
+		schemas, schemasErr = parseCRDs(envoygateway.GatewayCRDs)
+	})
+	return schemas, schemasErr
+}
+
+func parseCRDs(data []byte) (map[string]*spec.Schema, error) {
+	out := map[string]*spec.Schema{}
+	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := docs.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var crd struct {
+			Kind string `json:"kind"`
+			Spec struct {
+				Group string `json:"group"`
+				Names struct {
+					Kind string `json:"kind"`
+				} `json:"names"`
+				Versions []struct {
+					Name   string `json:"name"`
+					Schema struct {
+						OpenAPIV3Schema json.RawMessage `json:"openAPIV3Schema"`
+					} `json:"schema"`
+				} `json:"versions"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(doc, &crd); err != nil {
+			return nil, fmt.Errorf("embedded CRDs: %w", err)
+		}
+		if crd.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		for _, v := range crd.Spec.Versions {
+			key := crd.Spec.Group + "/" + v.Name + "/" + crd.Spec.Names.Kind
+			if _, want := kinds[key]; !want || len(v.Schema.OpenAPIV3Schema) == 0 {
+				continue
+			}
+			s := &spec.Schema{}
+			if err := json.Unmarshal(v.Schema.OpenAPIV3Schema, s); err != nil {
+				return nil, fmt.Errorf("embedded CRD %s: %w", key, err)
+			}
+			out[key] = s
+		}
+	}
+}
+
+// validateSchema checks obj (the resource as decoded JSON) against the CRD
+// schema of its kind; kinds without a CRD (core v1) are checked elsewhere.
+func validateSchema(s *spec.Schema, obj any, e errs) {
+	if s == nil {
+		return
+	}
+	res := validate.NewSchemaValidator(s, nil, "", strfmt.Default).Validate(obj)
+	var found []*oaerrors.Validation
+	var flatten func(errs []error)
+	flatten = func(errs []error) {
+		for _, err := range errs {
+			switch v := err.(type) {
+			case *oaerrors.Validation:
+				found = append(found, v)
+			case *oaerrors.CompositeError:
+				flatten(v.Errors)
+			default:
+				e.add("", "%v", err)
+			}
+		}
+	}
+	flatten(res.Errors)
+	sort.SliceStable(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	for _, v := range found {
+		field, msg := schemaMessage(v)
+		e.add(field, "%s", msg)
+	}
+}
+
+// schemaMessage rewrites a schema violation as (field path, what is wrong
+// and what is allowed), with the offending value quoted.
+func schemaMessage(v *oaerrors.Validation) (string, string) {
+	field := v.Name
+	// The validator reports a missing property as the parent path plus the
+	// property name in Name; both forms are already a full path.
+	msg := v.Error()
+	for _, p := range []string{field + " in body ", field + " "} {
+		if strings.HasPrefix(msg, p) {
+			msg = strings.TrimPrefix(msg, p)
+			break
+		}
+	}
+	switch v.Code() {
+	case oaerrors.RequiredFailCode:
+		return field, "required"
+	case oaerrors.EnumFailCode:
+		allowed := make([]string, len(v.Values))
+		for i, a := range v.Values {
+			allowed[i] = fmt.Sprint(a)
+		}
+		sort.Strings(allowed)
+		return field, fmt.Sprintf("unsupported value %s: allowed %s", quote(v.Value), strings.Join(allowed, ", "))
+	case oaerrors.InvalidTypeCode:
+		return field, msg
+	}
+	if v.Value != nil {
+		return field, fmt.Sprintf("invalid value %s: %s", quote(v.Value), msg)
+	}
+	return field, msg
+}
+
+func quote(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

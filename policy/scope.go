@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"sort"
+	"strings"
+)
+
+// btpSpecFields is every BackendTrafficPolicy spec field envoy-btp handles
+// (the spec in /work/shared/spec). Envoy Gateway's type has more
+// (admissionControl, bandwidthLimit, routingType, compressor, ...); those
+// are errors here rather than silently ignored.
+var btpSpecFields = []string{
+	"circuitBreaker", "compression", "connection", "dns", "faultInjection", "healthCheck",
+	"http2", "httpUpgrade", "loadBalancer", "mergeType", "proxyProtocol", "rateLimit",
+	"requestBuffer", "responseOverride", "retry", "targetRef", "targetRefs", "targetSelectors",
+	"tcpKeepalive", "telemetry", "timeout", "useClientProtocol",
+}
+
+func checkBTPScope(obj any, e errs) {
+	spec, _ := get(obj, "spec").(map[string]any)
+	var extra []string
+	for k := range spec {
+		if !in(k, btpSpecFields...) {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		e.add("spec."+k, "not supported by envoy-btp: allowed %s", strings.Join(btpSpecFields, ", "))
+	}
+	// Types Envoy Gateway knows but envoy-btp does not; unknown types are
+	// already reported by the schema's enum.
+	if t := str(obj, "spec.loadBalancer.type"); in(t, "BackendUtilization", "DynamicModule") {
+		e.add("spec.loadBalancer.type", "unsupported value %q: allowed %s", t, strings.Join(lbTypes, ", "))
+	}
+	for _, p := range []string{"spec.faultInjection.delay.percentage", "spec.faultInjection.abort.percentage"} {
+		if has(obj, p) {
+			if v := num(obj, p); v < 0 || v > 100 {
+				e.add(p, "invalid value %v: a percentage, allowed 0..100", v)
+			}
+		}
+	}
+	walk(obj, strings.Split("spec.responseOverride[].match.statusCodes[]", "."), "", func(path string, s any) {
+		for _, f := range []string{"value", "range.start", "range.end"} {
+			if has(s, f) {
+				if v := num(s, f); v < 100 || v > 599 {
+					e.add(path+"."+f, "invalid value %v: an HTTP status code, allowed 100..599", v)
+				}
+			}
+		}
+	})
+	walk(obj, strings.Split("spec.responseOverride[].response.statusCode", "."), "", func(path string, s any) {
+		if v := num(s, ""); v < 100 || v > 599 {
+			e.add(path, "invalid value %v: an HTTP status code, allowed 100..599", v)
+		}
+	})
+}
+
+var lbTypes = []string{"ConsistentHash", "LeastRequest", "Random", "RoundRobin"}
