@@ -1,0 +1,86 @@
+package lbhash
+
+import "fmt"
+
+// Cluster is one upstream cluster a route can send to.
+type Cluster struct {
+	Name string
+	// Weight is the cluster's weight under weighted_clusters (ignored for
+	// a single cluster).
+	Weight uint32
+	Hosts  *HostSet
+	LB     Balancer
+}
+
+// Route is a route's hashing as Envoy applies it: its hash policies, and
+// one cluster or several weighted clusters.
+type Route struct {
+	Policies Policies
+	Clusters []Cluster
+	// HashPicksCluster is weighted_clusters.use_hash_policy: the request
+	// hash (without cookie generation) also picks the cluster. Without it
+	// Envoy picks a weighted cluster at random.
+	HashPicksCluster bool
+}
+
+// Validate checks the route can be evaluated.
+func (rt *Route) Validate() error {
+	if err := rt.Policies.Validate(); err != nil {
+		return err
+	}
+	if len(rt.Clusters) == 0 {
+		return fmt.Errorf("route has no cluster")
+	}
+	for i, c := range rt.Clusters {
+		if c.LB == nil || c.Hosts == nil {
+			return fmt.Errorf("cluster [%d] %q: no hosts or load balancer", i, c.Name)
+		}
+	}
+	return nil
+}
+
+// Choice is where Envoy sends one request.
+type Choice struct {
+	// Outcome is Unpredictable when Envoy would draw a random value for
+	// the cluster or the host; Cluster and Host are then -1.
+	Outcome Outcome
+	Hash    uint64
+	Cluster int // index into Route.Clusters
+	Host    int // index into that cluster's Hosts.Hosts
+}
+
+// Choose predicts the cluster and host for r.
+func (rt *Route) Choose(r *Request) Choice {
+	cluster := 0
+	if len(rt.Clusters) > 1 {
+		if !rt.HashPicksCluster {
+			return Choice{Cluster: -1, Host: -1}
+		}
+		h := rt.Policies.HashNoCookieGeneration(r)
+		if h.Outcome == Unpredictable {
+			return Choice{Cluster: -1, Host: -1}
+		}
+		var stack [8]uint32
+		ws := stack[:0]
+		for i := range rt.Clusters {
+			ws = append(ws, rt.Clusters[i].Weight)
+		}
+		if cluster = PickWeighted(ws, h.Value); cluster < 0 {
+			return Choice{Cluster: -1, Host: -1}
+		}
+	}
+	h := rt.Policies.Hash(r)
+	if h.Outcome == Unpredictable {
+		return Choice{Cluster: cluster, Host: -1}
+	}
+	host := rt.Clusters[cluster].LB.Pick(h.Value)
+	return Choice{Outcome: h.Outcome, Hash: h.Value, Cluster: cluster, Host: host}
+}
+
+// Endpoint names the chosen host ("ip:port"), or "" when unpredictable.
+func (rt *Route) Endpoint(c Choice) string {
+	if c.Cluster < 0 || c.Host < 0 {
+		return ""
+	}
+	return rt.Clusters[c.Cluster].Hosts.Hosts[c.Host].Address
+}

@@ -1,0 +1,65 @@
+package lbhash
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+func maglevCluster(t *testing.T, name string, weight uint32, ports ...int) Cluster {
+	t.Helper()
+	s := hostsOnPorts(ports...)
+	m, err := NewMaglev(s, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Cluster{Name: name, Weight: weight, Hosts: s, LB: m}
+}
+
+func TestRouteSingleCluster(t *testing.T) {
+	rt := &Route{
+		Policies: Policies{{Kind: Header, Name: "x-user"}},
+		Clusters: []Cluster{maglevCluster(t, "c", 0, 90, 91, 92, 93, 94, 95)},
+	}
+	if err := rt.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := &Request{Headers: []Field{{"x-user", "alice"}}}
+	c := rt.Choose(r)
+	h := xxhash.Sum64String("alice")
+	// Envoy's Basic table for these six hosts at size 7.
+	want := []int{2, 4, 0, 1, 5, 0, 3}[h%7]
+	if c.Outcome != FromRequest || c.Hash != h || c.Cluster != 0 || c.Host != want {
+		t.Fatalf("Choose = %+v, want host %d for hash %d", c, want, h)
+	}
+	if got := rt.Endpoint(c); got != rt.Clusters[0].Hosts.Hosts[want].Address {
+		t.Fatalf("Endpoint = %q", got)
+	}
+	if c := rt.Choose(&Request{}); c.Outcome != Unpredictable || c.Host != -1 || rt.Endpoint(c) != "" {
+		t.Fatalf("request without the header: %+v, want unpredictable", c)
+	}
+}
+
+func TestRouteWeightedClusters(t *testing.T) {
+	ttl := time.Minute
+	rt := &Route{
+		Policies: Policies{{Kind: Header, Name: "x-user"}, {Kind: Cookie, Name: "s", CookieTTL: &ttl}},
+		Clusters: []Cluster{
+			maglevCluster(t, "a", 1, 90, 91, 92),
+			maglevCluster(t, "b", 3, 93, 94, 95),
+		},
+		HashPicksCluster: true,
+	}
+	r := &Request{Headers: []Field{{"x-user", "bob"}}}
+	h := xxhash.Sum64String("bob")
+	c := rt.Choose(r)
+	wantCluster := PickWeighted([]uint32{1, 3}, h)
+	if c.Cluster != wantCluster || c.Host != rt.Clusters[wantCluster].LB.Pick(h) {
+		t.Fatalf("Choose = %+v, want cluster %d", c, wantCluster)
+	}
+	rt.HashPicksCluster = false
+	if c := rt.Choose(r); c.Outcome != Unpredictable || c.Cluster != -1 {
+		t.Fatalf("random weighted clusters predicted: %+v", c)
+	}
+}
