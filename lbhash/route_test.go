@@ -1,6 +1,8 @@
 package lbhash
 
 import (
+	"math/bits"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -51,12 +53,25 @@ func TestRouteWeightedClusters(t *testing.T) {
 		},
 		HashPicksCluster: true,
 	}
-	r := &Request{Headers: []Field{{"x-user", "bob"}}}
-	h := xxhash.Sum64String("bob")
+	r := &Request{
+		Headers: []Field{{"x-user", "bob"}},
+		Source:  netip.MustParseAddrPort("127.0.0.9:5000"),
+		Local:   netip.MustParseAddrPort("127.0.0.1:8080"),
+	}
+	// The cluster comes from the header alone (no cookie generation during
+	// weighted-cluster selection); the host from header and generated
+	// cookie combined.
+	hCluster := xxhash.Sum64String("bob")
+	cookie, _ := GeneratedCookie(r.Source, r.Local)
+	hHost := bits.RotateLeft64(hCluster, 1) ^ xxhash.Sum64String(cookie)
 	c := rt.Choose(r)
-	wantCluster := PickWeighted([]uint32{1, 3}, h)
-	if c.Cluster != wantCluster || c.Host != rt.Clusters[wantCluster].LB.Pick(h) {
-		t.Fatalf("Choose = %+v, want cluster %d", c, wantCluster)
+	wantCluster := PickWeighted([]uint32{1, 3}, hCluster)
+	if c.Outcome != FromGeneratedCookie || c.Hash != hHost || c.Cluster != wantCluster || c.Host != rt.Clusters[wantCluster].LB.Pick(hHost) {
+		t.Fatalf("Choose = %+v, want cluster %d and the host for hash %d", c, wantCluster, hHost)
+	}
+	r.Source = netip.AddrPort{}
+	if c := rt.Choose(r); c.Outcome != Unpredictable || c.Cluster != wantCluster || c.Host != -1 {
+		t.Fatalf("without addresses: %+v, want cluster %d and an unpredictable host", c, wantCluster)
 	}
 	rt.HashPicksCluster = false
 	if c := rt.Choose(r); c.Outcome != Unpredictable || c.Cluster != -1 {
