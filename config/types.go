@@ -20,6 +20,9 @@ type Policy struct {
 	// the share of load retries may add on a route before the filter withholds
 	// them. Unset means the default budget (20%).
 	RetryBudget *RetryBudget `json:"retryBudget,omitempty"`
+
+	// Debug is an envoy-btp extension for tests (see Debug).
+	Debug *Debug `json:"debug,omitempty"`
 }
 
 // RateLimit mirrors spec.rateLimit. Only type Local is enforced by the filter;
@@ -187,4 +190,13 @@ type HTTPTimeout struct {
 type RetryBudget struct {
 	Percent             *float64 `json:"percent,omitempty"`
 	MinRetryConcurrency *uint32  `json:"minRetryConcurrency,omitempty"`
+}
+
+// Debug holds test hooks that are off unless configured. It belongs in the
+// filter-level config of a test bootstrap, never in production.
+type Debug struct {
+	// PanicHeader, when set, makes the engine panic on any request carrying
+	// this header, so an end-to-end test can prove a panic answers that one
+	// request with 500 and Envoy keeps serving.
+	PanicHeader string `json:"panicHeader,omitempty"`
 }

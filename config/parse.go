@@ -1,0 +1,149 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// Parse decodes one per-route (or filter-level) config from JSON, strictly:
+// an unknown field or a field of the wrong type is an error naming its path.
+// It only decodes; Compile validates and compiles.
+func Parse(data []byte) (*Policy, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return &Policy{}, nil
+	}
+	var raw any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("config: invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("config: invalid JSON: more than one value")
+	}
+	if raw == nil {
+		return &Policy{}, nil
+	}
+	if err := checkFields(raw, reflect.TypeOf(Policy{}), ""); err != nil {
+		return nil, err
+	}
+	var p Policy
+	if err := json.Unmarshal(data, &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: cannot use JSON %s as %s", te.Field, te.Value, te.Type)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &p, nil
+}
+
+// checkFields walks decoded JSON against the Go type and rejects keys that
+// no field carries. encoding/json alone matches keys case-insensitively and
+// its unknown-field error has no path; the config is hand-written, so both
+// matter.
+func checkFields(v any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			if v == nil {
+				return nil
+			}
+			return fmt.Errorf("%s: want an object, got %s", orRoot(path), jsonKind(v))
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("%s: unknown field %q: allowed %s", join(path, k), k, strings.Join(sortedKeys(fields), ", "))
+			}
+			if err := checkFields(m[k], ft, join(path, k)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		a, ok := v.([]any)
+		if !ok {
+			if v == nil {
+				return nil
+			}
+			return fmt.Errorf("%s: want a list, got %s", orRoot(path), jsonKind(v))
+		}
+		for i, e := range a {
+			if err := checkFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func sortedKeys(m map[string]reflect.Type) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "config"
+	}
+	return path
+}

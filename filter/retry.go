@@ -1,0 +1,125 @@
+package filter
+
+import (
+	"math"
+	"sync/atomic"
+
+	"github.com/envoy-btp/envoy-btp/config"
+)
+
+// retry: the route's retry_policy is rendered into envoy.yaml; per request
+// the engine tells the router what it may do through request headers:
+// how many retries, on what, with which per-try timeout. It withholds
+// retries (x-envoy-max-retries: 0) from non-idempotent requests unless
+// retry.allowNonIdempotent, and once the route's retry budget is spent.
+
+// idempotent methods (RFC 9110 9.2.2) may be retried safely.
+func idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+func (s *Stream) retryHeaders(req Request) {
+	r := s.cfg.c.Retry
+	if r == nil {
+		return
+	}
+	s.retryCounted = true
+	s.cfg.budget.addRequest()
+	if !r.AllowNonIdempotent && !idempotent(req.Method()) {
+		req.SetHeader("x-envoy-max-retries", "0")
+		s.cfg.inc(RetryNonIdempotent)
+		return
+	}
+	if !s.cfg.budget.allow() {
+		req.SetHeader("x-envoy-max-retries", "0")
+		s.cfg.inc(RetryDenied)
+		return
+	}
+	s.cfg.inc(RetryAllowed)
+	req.SetHeader("x-envoy-max-retries", r.MaxRetries)
+	if r.RetryOn != "" {
+		req.SetHeader("x-envoy-retry-on", r.RetryOn)
+	}
+	if r.GRPCRetryOn != "" {
+		req.SetHeader("x-envoy-retry-grpc-on", r.GRPCRetryOn)
+	}
+	if r.StatusCodes != "" {
+		req.SetHeader("x-envoy-retriable-status-codes", r.StatusCodes)
+	}
+	if r.PerTryTimeoutMS != "" {
+		req.SetHeader("x-envoy-upstream-rq-per-try-timeout-ms", r.PerTryTimeoutMS)
+	}
+}
+
+func (s *Stream) retryComplete(attempts int) {
+	if !s.retryCounted || attempts <= 1 {
+		return
+	}
+	s.cfg.budget.addRetries(int64(attempts - 1))
+}
+
+// retryBudget counts a route's requests and the retries Envoy made for
+// them over a sliding window of budgetSlots one-second slots. Retries are
+// allowed while retries < max(minRetryConcurrency, percent% of requests)
+// in the window. Counting is lock-free and approximate at slot turnover
+// (a few increments racing a slot reset may be lost).
+type retryBudget struct {
+	percent float64
+	min     int64
+	now     func() int64
+	slots   [budgetSlots]budgetSlot
+}
+
+const (
+	budgetSlots  = 10
+	budgetSlotNs = int64(1e9)
+)
+
+type budgetSlot struct {
+	epoch    atomic.Int64 // slot number (now/budgetSlotNs) + 1; 0 = never used
+	requests atomic.Int64
+	retries  atomic.Int64
+}
+
+func newRetryBudget(p *config.BudgetPlan, now func() int64) *retryBudget {
+	if p == nil {
+		p = &config.DefaultBudget
+	}
+	return &retryBudget{percent: p.Percent, min: int64(p.MinRetryConcurrency), now: now}
+}
+
+func (b *retryBudget) slot() *budgetSlot {
+	e := b.now()/budgetSlotNs + 1
+	sl := &b.slots[e%budgetSlots]
+	if old := sl.epoch.Load(); old != e && sl.epoch.CompareAndSwap(old, e) {
+		sl.requests.Store(0)
+		sl.retries.Store(0)
+	}
+	return sl
+}
+
+func (b *retryBudget) addRequest()        { b.slot().requests.Add(1) }
+func (b *retryBudget) addRetries(n int64) { b.slot().retries.Add(n) }
+
+// totals sums the slots inside the window.
+func (b *retryBudget) totals() (requests, retries int64) {
+	e := b.now()/budgetSlotNs + 1
+	for i := range b.slots {
+		sl := &b.slots[i]
+		if se := sl.epoch.Load(); se > e-budgetSlots && se <= e {
+			requests += sl.requests.Load()
+			retries += sl.retries.Load()
+		}
+	}
+	return requests, retries
+}
+
+func (b *retryBudget) allow() bool {
+	requests, retries := b.totals()
+	limit := int64(math.Floor(float64(requests) * b.percent / 100))
+	return retries < max(limit, b.min)
+}

@@ -1,0 +1,242 @@
+package filter
+
+import (
+	"strconv"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/envoy-btp/envoy-btp/config"
+	"github.com/envoy-btp/envoy-btp/filter/bucket"
+)
+
+// Stream is the engine's state for one request. The zero value is unusable;
+// get one from Config.NewStream or embed one and call Init.
+type Stream struct {
+	cfg *Config
+
+	replied   bool // the engine answered locally; later callbacks are no-ops
+	failed    bool // a panic was recovered; later callbacks are no-ops
+	delaying  bool // a Delay action is outstanding
+	buffering bool // requestBuffer holds the body until it is complete
+	grpc      int8 // 0 unknown, 1 gRPC request, -1 not gRPC
+	reqEnd    bool // the request headers ended the request
+
+	bodyBytes int64
+
+	// rate limit outcome, for the response headers and response cost
+	rlRule      *ruleState
+	rlBucket    *bucket.Bucket
+	rlAdmitted  bool
+	rlRemaining int64
+	rlResetSec  int64
+
+	retryCounted bool // the request was counted in the retry budget
+	attemptsSeen int  // x-envoy-attempt-count from the response, 0 if none
+
+	scratch [48]byte // header values formatted here (see package doc)
+}
+
+// NewStream starts a stream under this config.
+func (c *Config) NewStream() *Stream {
+	s := &Stream{}
+	s.Init(c)
+	return s
+}
+
+// Init (re)starts s under cfg, for hosts that embed a Stream.
+func (s *Stream) Init(cfg *Config) {
+	*s = Stream{cfg: cfg}
+}
+
+func (s *Stream) done() bool { return s.replied || s.failed || s.cfg == nil }
+
+// OnRequestHeaders decides on the request's headers. req must stay usable
+// for this call only.
+func (s *Stream) OnRequestHeaders(req Request, endStream bool) (a Action) {
+	defer s.guard(&a)
+	if s.done() {
+		return Action{}
+	}
+	c := s.cfg.c
+	if c.Debug != nil && c.Debug.PanicHeader != "" {
+		if _, ok := req.Header(c.Debug.PanicHeader); ok {
+			panic("btp: debug.panicHeader " + c.Debug.PanicHeader + " present")
+		}
+	}
+	s.reqEnd = endStream
+	s.buffering = !endStream && c.Buffer != nil
+	if d, ok := s.faultDelay(); ok {
+		s.delaying = true
+		return Action{Kind: Delay, Delay: d}
+	}
+	return s.afterDelay(req)
+}
+
+// OnDelayDone continues the request after a Delay action's timer fired.
+// req is the same request (hosts may pass a fresh view of it).
+func (s *Stream) OnDelayDone(req Request) (a Action) {
+	defer s.guard(&a)
+	if s.done() || !s.delaying {
+		return Action{}
+	}
+	s.delaying = false
+	return s.afterDelay(req)
+}
+
+// afterDelay runs the request-phase rules that follow the fault delay, in
+// Envoy Gateway's filter order: fault abort, buffer, local rate limit, then
+// the router's retry and timeout headers.
+func (s *Stream) afterDelay(req Request) Action {
+	if a, ok := s.faultAbort(req); ok {
+		return a
+	}
+	if a, ok := s.bufferHeaders(req); ok {
+		return a
+	}
+	if a, ok := s.rateLimit(req); ok {
+		return a
+	}
+	s.retryHeaders(req)
+	s.timeoutHeaders(req)
+	if s.buffering {
+		return Action{Kind: StopAndBuffer}
+	}
+	return Action{}
+}
+
+// OnRequestBody is called for each request body chunk of n bytes.
+func (s *Stream) OnRequestBody(n int, endStream bool) (a Action) {
+	defer s.guard(&a)
+	if s.done() {
+		return Action{}
+	}
+	return s.bufferBody(n, endStream)
+}
+
+// OnRequestTrailers is called when request trailers arrive (the body is
+// then complete).
+func (s *Stream) OnRequestTrailers() (a Action) {
+	defer s.guard(&a)
+	if s.done() {
+		return Action{}
+	}
+	return s.bufferBody(0, true)
+}
+
+// OnResponseHeaders decides on the upstream response: it adds the
+// x-ratelimit-* headers, and may replace the response (responseOverride).
+// It does nothing for the engine's own local replies.
+func (s *Stream) OnResponseHeaders(status int, resp ResponseHeaders) (a Action) {
+	defer s.guard(&a)
+	if s.done() {
+		return Action{}
+	}
+	if s.cfg.budget != nil && s.retryCounted {
+		if v, ok := resp.Header("x-envoy-attempt-count"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				s.attemptsSeen = n
+			}
+		}
+	}
+	if a, ok := s.override(status); ok {
+		return a
+	}
+	s.rateLimitResponseHeaders(resp)
+	return Action{}
+}
+
+// OnStreamComplete ends the stream. attempts is the number of upstream
+// attempts Envoy made (0 if the host cannot tell; the engine then uses the
+// x-envoy-attempt-count response header). Call it exactly once, also for
+// streams the engine answered locally.
+func (s *Stream) OnStreamComplete(attempts int) {
+	var a Action
+	defer s.guard(&a)
+	if s.cfg == nil || s.failed {
+		return
+	}
+	if attempts <= 0 {
+		attempts = s.attemptsSeen
+	}
+	s.retryComplete(attempts)
+	s.rateLimitComplete()
+}
+
+// reply marks the stream answered and returns the action for r.
+func (s *Stream) reply(r *Reply) Action {
+	s.replied = true
+	return Action{Kind: SendReply, Reply: r}
+}
+
+// isGRPC reports whether the request is gRPC (content-type application/grpc
+// or application/grpc+proto etc.), fetching the header at most once.
+func (s *Stream) isGRPC(req Request) bool {
+	if s.grpc == 0 {
+		s.grpc = -1
+		if v, ok := req.Header("content-type"); ok && len(v) >= 16 && v[:16] == "application/grpc" &&
+			(len(v) == 16 || v[16] == '+' || v[16] == ';') {
+			s.grpc = 1
+		}
+	}
+	return s.grpc > 0
+}
+
+// fmtInt formats n into the scratch buffer at offset off (24 bytes each)
+// and returns a string that aliases it; hosts copy header values.
+func (s *Stream) fmtInt(off int, n int64) string {
+	b := strconv.AppendInt(s.scratch[off:off:off+24], n, 10)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// mergeCache memoizes Merge per parent, so a host may call Merge on every
+// request without building state twice.
+type mergeCache struct {
+	p atomic.Pointer[mergeEntry]
+}
+
+type mergeEntry struct {
+	parent, merged *Config
+}
+
+// Merge returns the config for a route whose per-route config is child
+// under filter-level defaults parent (route features override). The result
+// is built once per (parent, child) and cached in child; non-shared rate
+// limits and the retry budget inherited from parent get per-route state.
+func Merge(parent, child *Config) *Config {
+	switch {
+	case parent == nil:
+		return child
+	case child == nil:
+		return parent
+	}
+	if e := child.merged.p.Load(); e != nil && e.parent == parent {
+		return e.merged
+	}
+	opts := parent.opts
+	if opts.Stats == nil {
+		opts.Stats = child.opts.Stats
+	}
+	m := &Config{c: config.Merge(parent.c, child.c), opts: opts}
+	if child.c.RateLimit != nil {
+		m.limiter = child.limiter
+	} else if m.c.RateLimit != nil {
+		m.limiter = newLimiter(m.c.RateLimit, &m.opts)
+	}
+	if child.c.Retry != nil && child.c.RetryBudget == m.c.RetryBudget {
+		m.budget = child.budget
+	} else if m.c.Retry != nil {
+		m.budget = newRetryBudget(m.c.RetryBudget, m.opts.Now)
+	}
+	if child.c.Fault != nil {
+		m.fault = child.fault
+	} else {
+		m.fault = parent.fault
+	}
+	if child.c.Overrides != nil {
+		m.over = child.over
+	} else {
+		m.over = parent.over
+	}
+	child.merged.p.Store(&mergeEntry{parent: parent, merged: m})
+	return m
+}
