@@ -36,6 +36,9 @@ type Resources struct {
 	// files maps Kind/namespace/name to the file it came from, so errors
 	// found after reading still name the file.
 	files map[string]string
+	// invalid maps Kind/namespace/name to the problems Read found in it, so
+	// a bad policy is reported Invalid in its status.
+	invalid map[string][]string
 }
 
 // File returns the file a resource was read from ("-" for stdin).
@@ -96,7 +99,7 @@ func allowedKinds() string {
 // wrong types, unknown kinds and duplicate resources are errors. Read returns
 // what it could decode together with every error (an ErrorList).
 func Read(paths []string, stdin io.Reader) (*Resources, error) {
-	r := &Resources{files: map[string]string{}}
+	r := &Resources{files: map[string]string{}, invalid: map[string][]string{}}
 	var list ErrorList
 	if len(paths) == 0 {
 		list = append(list, &Error{Msg: "no input: give at least one -f FILE, DIRECTORY or -"})
@@ -208,6 +211,7 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 			Msg: fmt.Sprintf("unsupported %q: allowed %s", key, allowedKinds())})
 		return
 	}
+	before := len(*list)
 	obj := kind.new()
 	strict, err := k8sjson.UnmarshalStrict(data, obj)
 	if obj.GetNamespace() == "" {
@@ -238,6 +242,9 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 				obj = fresh
 			}
 		}
+	}
+	for _, err := range (*list)[before:] {
+		r.invalid[id] = append(r.invalid[id], strings.TrimPrefix(err.Field+": "+err.Msg, ": "))
 	}
 	if prev, dup := r.files[id]; dup {
 		e.add("metadata.name", "duplicate %s %q: already defined in %s", head.Kind, obj.GetNamespace()+"/"+obj.GetName(), prev)

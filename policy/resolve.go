@@ -1,26 +1,175 @@
 package policy
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// Resolve validates r and builds the Model: listeners, attached routes,
-// backends, effective policies and policy status.
+// resolver holds the indexes one Resolve call works from.
+type resolver struct {
+	r          *Resources
+	list       ErrorList
+	gateways   map[types.NamespacedName]*gwapiv1.Gateway
+	routes     map[types.NamespacedName]*gwapiv1.HTTPRoute
+	services   map[types.NamespacedName]*corev1.Service
+	backends   map[types.NamespacedName]*egv1a1.Backend
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
+
+	model *Model
+	// listeners by gateway and listener name.
+	listeners map[types.NamespacedName]map[string]*Listener
+	// attachments of each route: where it attached, through which parentRef.
+	attachments map[types.NamespacedName][]*attachment
+}
+
+// attachment is one HTTPRoute attached to one listener.
+type attachment struct {
+	gateway   types.NamespacedName
+	listener  *Listener
+	parentRef *gwapiv1.ParentReference
+	route     *Route
+}
+
+func (v *resolver) errs(kind string, o metav1.Object) errs {
+	return errs{list: &v.list, file: v.r.File(kind, o.GetNamespace(), o.GetName()), res: resourceID(kind, o.GetNamespace(), o.GetName())}
+}
+
+func nn(o metav1.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// Resolve validates r's references and builds the Model: every HTTP
+// listener with its attached routes, their backends resolved to endpoints,
+// the effective BackendTrafficPolicy per rule, and each policy's status.
+// The Model is returned even when there are errors (an ErrorList).
 func Resolve(r *Resources) (*Model, error) {
-	var list ErrorList
-	m := &Model{Policies: r.Policies}
-	for _, g := range r.Gateways {
-		mg := &Gateway{Name: types.NamespacedName{Namespace: g.Namespace, Name: g.Name}}
-		for i := range g.Spec.Listeners {
-			l := &g.Spec.Listeners[i]
-			ml := &Listener{Name: string(l.Name), Port: int32(l.Port)}
-			if l.Hostname != nil {
-				h := string(*l.Hostname)
-				ml.Hostname = &h
-			}
-			mg.Listeners = append(mg.Listeners, ml)
-		}
-		m.Gateways = append(m.Gateways, mg)
+	v := &resolver{
+		r:           r,
+		gateways:    map[types.NamespacedName]*gwapiv1.Gateway{},
+		routes:      map[types.NamespacedName]*gwapiv1.HTTPRoute{},
+		services:    map[types.NamespacedName]*corev1.Service{},
+		backends:    map[types.NamespacedName]*egv1a1.Backend{},
+		configMaps:  map[types.NamespacedName]*corev1.ConfigMap{},
+		model:       &Model{},
+		listeners:   map[types.NamespacedName]map[string]*Listener{},
+		attachments: map[types.NamespacedName][]*attachment{},
 	}
-	return m, list.Err()
+	for _, g := range r.Gateways {
+		v.gateways[nn(g)] = g
+	}
+	for _, h := range r.HTTPRoutes {
+		v.routes[nn(h)] = h
+	}
+	for _, s := range r.Services {
+		v.services[nn(s)] = s
+	}
+	for _, b := range r.Backends {
+		v.backends[nn(b)] = b
+	}
+	for _, c := range r.ConfigMaps {
+		v.configMaps[nn(c)] = c
+	}
+	for _, g := range sortedByAge(r.Gateways) {
+		v.gateway(g)
+	}
+	for _, b := range r.Backends {
+		v.checkBackend(b)
+	}
+	for _, h := range sortedByAge(r.HTTPRoutes) {
+		v.route(h)
+	}
+	v.policies()
+	return v.model, v.list.Err()
+}
+
+// sortedByAge orders objects as Envoy Gateway does: oldest first
+// (creationTimestamp), then by namespace/name.
+func sortedByAge[T metav1.Object](in []T) []T {
+	out := append([]T(nil), in...)
+	sort.SliceStable(out, func(i, j int) bool { return olderThan(out[i], out[j]) })
+	return out
+}
+
+func olderThan(a, b metav1.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	if a.GetNamespace() != b.GetNamespace() {
+		return a.GetNamespace() < b.GetNamespace()
+	}
+	return a.GetName() < b.GetName()
+}
+
+func (v *resolver) gateway(g *gwapiv1.Gateway) {
+	e := v.errs("Gateway", g)
+	mg := &Gateway{Name: nn(g)}
+	v.listeners[mg.Name] = map[string]*Listener{}
+	for i := range g.Spec.Listeners {
+		l := &g.Spec.Listeners[i]
+		path := fmt.Sprintf("spec.listeners[%d]", i)
+		if _, dup := v.listeners[mg.Name][string(l.Name)]; dup {
+			e.add(path+".name", "duplicate listener name %q", l.Name)
+			continue
+		}
+		if l.Protocol != gwapiv1.HTTPProtocolType {
+			e.add(path+".protocol", "unsupported value %q: allowed HTTP", l.Protocol)
+		}
+		if l.TLS != nil {
+			e.add(path+".tls", "not supported: envoy-btp renders plain HTTP listeners")
+		}
+		if ar := l.AllowedRoutes; ar != nil {
+			if ns := ar.Namespaces; ns != nil && ns.From != nil && *ns.From == gwapiv1.NamespacesFromSelector {
+				e.add(path+".allowedRoutes.namespaces.from", "unsupported value \"Selector\": allowed All, Same (btp reads no Namespace objects)")
+			}
+			for k, rk := range ar.Kinds {
+				if rk.Kind != "HTTPRoute" || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
+					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q: allowed HTTPRoute", rk.Kind)
+				}
+			}
+		}
+		ml := &Listener{Name: string(l.Name), Port: int32(l.Port)}
+		if l.Hostname != nil {
+			h := string(*l.Hostname)
+			ml.Hostname = &h
+		}
+		mg.Listeners = append(mg.Listeners, ml)
+		v.listeners[mg.Name][ml.Name] = ml
+	}
+	if len(g.Spec.Addresses) > 0 {
+		e.add("spec.addresses", "not supported: listeners bind to 0.0.0.0 on their port")
+	}
+	v.model.Gateways = append(v.model.Gateways, mg)
+}
+
+// allowsRoute reports whether listener l of gateway g admits a route from
+// namespace ns (allowedRoutes.namespaces; default Same).
+func allowsRoute(g *gwapiv1.Gateway, l string, ns string) bool {
+	for i := range g.Spec.Listeners {
+		gl := &g.Spec.Listeners[i]
+		if string(gl.Name) != l {
+			continue
+		}
+		from := gwapiv1.NamespacesFromSame
+		if gl.AllowedRoutes != nil && gl.AllowedRoutes.Namespaces != nil && gl.AllowedRoutes.Namespaces.From != nil {
+			from = *gl.AllowedRoutes.Namespaces.From
+		}
+		return from == gwapiv1.NamespacesFromAll || ns == g.Namespace
+	}
+	return false
+}
+
+func listenerNames(g *gwapiv1.Gateway) string {
+	n := make([]string, len(g.Spec.Listeners))
+	for i, l := range g.Spec.Listeners {
+		n[i] = string(l.Name)
+	}
+	return strings.Join(n, ", ")
 }

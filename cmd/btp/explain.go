@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/envoy-btp/envoy-btp/policy"
+	"sigs.k8s.io/yaml"
+)
+
+func init() {
+	register(&command{
+		name:    "explain",
+		summary: "show, per gateway/listener/route/rule, which BackendTrafficPolicy (or merge of policies) applies",
+		usage:   "-f FILE_OR_DIR [-f ...] [-spec]",
+		setup: func(fs *flag.FlagSet) func(*stdio) error {
+			in := inputFlag(fs)
+			spec := fs.Bool("spec", false, "also print each rule's effective policy spec (after merging, ConfigMap bodies inlined)")
+			return func(s *stdio) error {
+				m, err := in.load(s.in)
+				if err != nil {
+					return err
+				}
+				return writeExplain(s.out, m, *spec)
+			}
+		},
+	})
+}
+
+func writeExplain(w io.Writer, m *policy.Model, withSpec bool) error {
+	for _, g := range m.Gateways {
+		fmt.Fprintf(w, "Gateway %s\n", g.Name)
+		for _, l := range g.Listeners {
+			host := "*"
+			if l.Hostname != nil {
+				host = *l.Hostname
+			}
+			fmt.Fprintf(w, "  listener %s port %d hostname %s\n", l.Name, l.Port, host)
+			if len(l.Routes) == 0 {
+				fmt.Fprintf(w, "    (no routes)\n")
+			}
+			for _, r := range l.Routes {
+				hosts := "*"
+				if len(r.Hostnames) > 0 {
+					hosts = strings.Join(r.Hostnames, ", ")
+				}
+				fmt.Fprintf(w, "    HTTPRoute %s hostnames %s\n", r.Name, hosts)
+				for _, rule := range r.Rules {
+					name := ""
+					if rule.Name != nil {
+						name = " " + *rule.Name
+					}
+					fmt.Fprintf(w, "      rule %d%s: %s\n", rule.Index, name, sources(rule))
+					if withSpec && rule.Policy != nil {
+						out, err := yaml.Marshal(rule.Policy)
+						if err != nil {
+							return err
+						}
+						for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+							fmt.Fprintf(w, "        %s\n", line)
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func sources(r *policy.Rule) string {
+	switch len(r.PolicySources) {
+	case 0:
+		return "no policy"
+	case 1:
+		return "BackendTrafficPolicy " + r.PolicySources[0].String()
+	}
+	s := make([]string, len(r.PolicySources))
+	for i, n := range r.PolicySources {
+		s[i] = n.String()
+	}
+	return "BackendTrafficPolicy " + s[0] + " merged into " + strings.Join(s[1:], ", ")
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	"sigs.k8s.io/yaml"
+)
+
+func init() {
+	register(&command{
+		name:    "status",
+		summary: "print every BackendTrafficPolicy with the status.ancestors Envoy Gateway would report",
+		usage:   "-f FILE_OR_DIR [-f ...]",
+		setup: func(fs *flag.FlagSet) func(*stdio) error {
+			in := inputFlag(fs)
+			return func(s *stdio) error {
+				m, err := in.load(s.in)
+				if m == nil {
+					return err
+				}
+				if werr := writeStatus(s.out, m.Policies); werr != nil {
+					return werr
+				}
+				// Invalid policies are in the status; the errors still go to
+				// stderr and make the exit code 1.
+				return err
+			}
+		},
+	})
+}
+
+// writeStatus prints each policy as a YAML document with its identity and
+// status only.
+func writeStatus(w io.Writer, policies []*egv1a1.BackendTrafficPolicy) error {
+	for i, p := range policies {
+		st, err := json.Marshal(p.Status)
+		if err != nil {
+			return err
+		}
+		var status map[string]any
+		if err := json.Unmarshal(st, &status); err != nil {
+			return err
+		}
+		// Conditions carry no transition time: nothing ran, nothing moved.
+		if anc, ok := status["ancestors"].([]any); ok {
+			for _, a := range anc {
+				for _, c := range a.(map[string]any)["conditions"].([]any) {
+					delete(c.(map[string]any), "lastTransitionTime")
+				}
+			}
+		}
+		doc := map[string]any{
+			"apiVersion": egv1a1.GroupVersion.String(),
+			"kind":       "BackendTrafficPolicy",
+			"metadata":   map[string]any{"name": p.Name, "namespace": p.Namespace},
+			"status":     status,
+		}
+		out, err := yaml.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(w, "---")
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,473 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// target is one resolved policy target.
+type target struct {
+	kind    string // Gateway or HTTPRoute
+	name    types.NamespacedName
+	section *gwapiv1.SectionName
+}
+
+func (t target) scope() scope {
+	s := scope{name: t.name}
+	switch {
+	case t.kind == "Gateway" && t.section == nil:
+		s.kind = scopeGateway
+	case t.kind == "Gateway":
+		s.kind, s.section = scopeListener, string(*t.section)
+	case t.section == nil:
+		s.kind = scopeRoute
+	default:
+		s.kind, s.section = scopeRule, string(*t.section)
+	}
+	return s
+}
+
+// applied is a policy (or a route policy merged into its parent) in effect
+// at one scope, per listener for merged ones.
+type applied struct {
+	spec    *egv1a1.BackendTrafficPolicySpec
+	sources []*egv1a1.BackendTrafficPolicy
+}
+
+// attacher runs Envoy Gateway's BackendTrafficPolicy attachment: policies
+// are processed oldest first, route-rule targets, then routes, then
+// listeners, then gateways; the first policy to claim a target wins and
+// later ones are Conflicted; the most specific policy in effect wins unless
+// it sets mergeType, in which case it is merged into the listener's (or
+// else the gateway's) policy.
+type attacher struct {
+	v         *resolver
+	policies  []*egv1a1.BackendTrafficPolicy
+	targets   map[*egv1a1.BackendTrafficPolicy][]target
+	claimed   map[scope]*egv1a1.BackendTrafficPolicy
+	parentMap map[scope]*egv1a1.BackendTrafficPolicy // first policy per gateway/listener, for merging
+	overrides *scopeGraph
+	merged    *scopeGraph
+	// merges[routeOrRuleScope][listener] is the merged spec for that listener.
+	merges map[scope]map[*Listener]*applied
+}
+
+func (v *resolver) policies() {
+	a := &attacher{
+		v:         v,
+		targets:   map[*egv1a1.BackendTrafficPolicy][]target{},
+		claimed:   map[scope]*egv1a1.BackendTrafficPolicy{},
+		parentMap: map[scope]*egv1a1.BackendTrafficPolicy{},
+		overrides: newScopeGraph(),
+		merged:    newScopeGraph(),
+		merges:    map[scope]map[*Listener]*applied{},
+	}
+	for _, p := range sortedByAge(v.r.Policies) {
+		p = p.DeepCopy()
+		p.Status = gwapiv1.PolicyStatus{}
+		a.policies = append(a.policies, p)
+		a.targets[p] = a.resolveTargets(p)
+		a.checkConfigMaps(p)
+	}
+	for _, p := range a.policies {
+		for _, t := range a.targets[p] {
+			if t.kind == "Gateway" && (t.section == nil || hasListener(v.gateways[t.name], string(*t.section))) {
+				if _, ok := a.parentMap[t.scope()]; !ok {
+					a.parentMap[t.scope()] = p
+				}
+			}
+		}
+	}
+	for _, phase := range []scopeKind{scopeRule, scopeRoute, scopeListener, scopeGateway} {
+		for _, p := range a.policies {
+			for _, t := range a.targets[p] {
+				if t.scope().kind != phase {
+					continue
+				}
+				if t.kind == "HTTPRoute" {
+					a.forRoute(p, t)
+				} else {
+					a.forGateway(p, t)
+				}
+			}
+		}
+	}
+	a.effective()
+	v.model.Policies = a.policies
+}
+
+func (a *attacher) errs(p *egv1a1.BackendTrafficPolicy) errs {
+	return a.v.errs("BackendTrafficPolicy", p)
+}
+
+// invalid returns why p is invalid ("" when it is valid).
+func (a *attacher) invalid(p *egv1a1.BackendTrafficPolicy) string {
+	return strings.Join(a.v.r.invalid[resourceID("BackendTrafficPolicy", p.Namespace, p.Name)], "; ")
+}
+
+func (a *attacher) markInvalid(p *egv1a1.BackendTrafficPolicy, msg string) {
+	id := resourceID("BackendTrafficPolicy", p.Namespace, p.Name)
+	a.v.r.invalid[id] = append(a.v.r.invalid[id], msg)
+}
+
+// resolveTargets lists p's targets as Envoy Gateway does: selector matches
+// first (oldest target first), then targetRefs (or the deprecated
+// targetRef) not already selected. Targets that do not exist are errors.
+func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
+	e := a.errs(p)
+	var out []target
+	seen := map[target]bool{}
+	for i, sel := range p.Spec.TargetSelectors {
+		path := fmt.Sprintf("spec.targetSelectors[%d]", i)
+		if sel.Namespaces != nil && sel.Namespaces.From != egv1a1.TargetNamespaceFromSame {
+			e.add(path+".namespaces.from", "unsupported value %q: allowed Same (cross-namespace targets need a ReferenceGrant, which btp does not read)", sel.Namespaces.From)
+			continue
+		}
+		ls, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: sel.MatchLabels, MatchExpressions: sel.MatchExpressions})
+		if err != nil {
+			e.add(path, "invalid label selector: %v", err)
+			continue
+		}
+		var objs []metav1.Object
+		switch sel.Kind {
+		case "Gateway":
+			for _, g := range a.v.r.Gateways {
+				objs = append(objs, g)
+			}
+		case "HTTPRoute":
+			for _, h := range a.v.r.HTTPRoutes {
+				objs = append(objs, h)
+			}
+		default:
+			e.add(path+".kind", "unsupported value %q: allowed Gateway, HTTPRoute", sel.Kind)
+			continue
+		}
+		sort.SliceStable(objs, func(i, j int) bool {
+			ti, tj := objs[i].GetCreationTimestamp(), objs[j].GetCreationTimestamp()
+			return ti.Before(&tj)
+		})
+		for _, o := range objs {
+			if o.GetNamespace() != p.Namespace || !ls.Matches(labels.Set(o.GetLabels())) {
+				continue
+			}
+			t := target{kind: string(sel.Kind), name: nn(o)}
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	refs, field := p.Spec.TargetRefs, "spec.targetRefs"
+	if p.Spec.TargetRef != nil {
+		refs, field = []gwapiv1.LocalPolicyTargetReferenceWithSectionName{*p.Spec.TargetRef}, "spec.targetRef"
+	}
+	for i, r := range refs {
+		path := field
+		if p.Spec.TargetRef == nil {
+			path = fmt.Sprintf("%s[%d]", field, i)
+		}
+		t := target{kind: string(r.Kind), name: types.NamespacedName{Namespace: p.Namespace, Name: string(r.Name)}, section: r.SectionName}
+		switch t.kind {
+		case "Gateway":
+			g, ok := a.v.gateways[t.name]
+			if !ok {
+				e.add(path+".name", "Gateway %q not found: allowed %s", t.name.String(), keys(a.v.gateways))
+				continue
+			}
+			if t.section != nil && !hasListener(g, string(*t.section)) {
+				e.add(path+".sectionName", "listener %q not found on Gateway %s: allowed %s", *t.section, t.name, listenerNames(g))
+			}
+		case "HTTPRoute":
+			h, ok := a.v.routes[t.name]
+			if !ok {
+				e.add(path+".name", "HTTPRoute %q not found: allowed %s", t.name.String(), keys(a.v.routes))
+				continue
+			}
+			if t.section != nil && ruleIndex(h, string(*t.section)) < 0 {
+				e.add(path+".sectionName", "rule %q not found on HTTPRoute %s: allowed %s", *t.section, t.name, ruleNames(h))
+			}
+		default:
+			if r.Group == gwapiv1.GroupName {
+				e.add(path+".kind", "unsupported value %q: allowed Gateway, HTTPRoute (btp reads no other route kinds)", r.Kind)
+			}
+			continue
+		}
+		if !seen[t] || t.section != nil {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func ruleIndex(h *gwapiv1.HTTPRoute, name string) int {
+	for i, r := range h.Spec.Rules {
+		if r.Name != nil && string(*r.Name) == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func ruleNames(h *gwapiv1.HTTPRoute) string {
+	var n []string
+	for _, r := range h.Spec.Rules {
+		if r.Name != nil {
+			n = append(n, string(*r.Name))
+		}
+	}
+	if len(n) == 0 {
+		return "none (the route's rules have no name)"
+	}
+	return strings.Join(n, ", ")
+}
+
+// forRoute attaches p to an HTTPRoute or one of its rules.
+func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
+	h := a.v.routes[t.name]
+	routeScope := scope{kind: scopeRoute, name: t.name}
+	var ancestors []gwapiv1.ParentReference
+	for _, pr := range h.Spec.ParentRefs {
+		if pr.Kind != nil && *pr.Kind != "Gateway" {
+			continue
+		}
+		gw := nnOf(h.Namespace, pr.Namespace, string(pr.Name))
+		if pr.SectionName != nil {
+			a.overrides.add(scope{kind: scopeListener, name: gw, section: string(*pr.SectionName)}, routeScope)
+		} else {
+			a.overrides.add(scope{kind: scopeGateway, name: gw}, routeScope)
+		}
+		ancestors = append(ancestors, ancestorRef(gw, pr.SectionName))
+	}
+	sc := t.scope()
+	var reason gwapiv1.PolicyConditionReason
+	var msg string
+	switch {
+	case t.section != nil && ruleIndex(h, string(*t.section)) < 0:
+		reason, msg = gwapiv1.PolicyReasonTargetNotFound, fmt.Sprintf("No section name %s found for HTTPRoute %s", *t.section, t.name)
+	case a.claimed[sc] != nil && t.section == nil:
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target HTTPRoute %s, another BackendTrafficPolicy has already attached to it", t.name.Name)
+	case a.claimed[sc] != nil:
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target RouteRule %s/%s, another BackendTrafficPolicy has already attached to it", t.name.Name, *t.section)
+	}
+	if reason != "" {
+		for _, ref := range ancestors {
+			setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, reason, msg)
+		}
+		return
+	}
+	a.claimed[sc] = p
+	if bad := a.invalid(p); bad != "" {
+		for _, ref := range ancestors {
+			setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(bad))
+		}
+	} else if p.Spec.MergeType != nil {
+		a.mergeIntoParents(p, t, sc, routeScope)
+	}
+	for _, ref := range ancestors {
+		setAccepted(p, ref)
+		setDeprecationWarning(p, ref)
+	}
+	if t.section == nil {
+		var rules []string
+		for c := range a.claimed {
+			if c.kind == scopeRule && c.name == t.name {
+				rules = append(rules, c.section)
+			}
+		}
+		if len(rules) > 0 {
+			sort.Strings(rules)
+			for _, ref := range ancestors {
+				setCondition(p, ref, egv1a1.PolicyConditionOverridden, metav1.ConditionTrue, egv1a1.PolicyReasonOverridden,
+					fmt.Sprintf("This policy is being overridden by other backendTrafficPolicy for these route rules: %v", rules))
+			}
+		}
+	}
+}
+
+// mergeIntoParents merges route (or rule) policy p into the policy of each
+// listener the route is attached to (the listener's own policy, else the
+// gateway's). Without a parent policy p applies alone there.
+func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc, routeScope scope) {
+	for _, at := range a.v.attachments[t.name] {
+		section := gwapiv1.SectionName(at.listener.Name)
+		ref := ancestorRef(at.gateway, &section)
+		parentScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
+		parent := a.parentMap[parentScope]
+		if parent == nil {
+			parentScope = scope{kind: scopeGateway, name: at.gateway}
+			parent = a.parentMap[parentScope]
+		}
+		if parent == nil {
+			continue
+		}
+		spec, err := mergeSpec(parent, p, *p.Spec.MergeType)
+		if err != nil {
+			msg := "error merging policies: " + err.Error()
+			setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(msg))
+			a.errs(p).add("spec.mergeType", "%s", msg)
+			continue
+		}
+		if a.merges[sc] == nil {
+			a.merges[sc] = map[*Listener]*applied{}
+		}
+		a.merges[sc][at.listener] = &applied{spec: spec, sources: []*egv1a1.BackendTrafficPolicy{p, parent}}
+		a.merged.add(parentScope, routeScope)
+		setCondition(p, ref, egv1a1.PolicyConditionMerged, metav1.ConditionTrue, egv1a1.PolicyReasonMerged,
+			fmt.Sprintf("Merged with policy %s/%s", parent.Namespace, parent.Name))
+	}
+}
+
+// forGateway attaches p to a Gateway or one of its listeners.
+func (a *attacher) forGateway(p *egv1a1.BackendTrafficPolicy, t target) {
+	sc := t.scope()
+	ref := ancestorRef(t.name, t.section)
+	g := a.v.gateways[t.name]
+	var reason gwapiv1.PolicyConditionReason
+	var msg string
+	switch {
+	case t.section != nil && !hasListener(g, string(*t.section)):
+		reason, msg = gwapiv1.PolicyReasonTargetNotFound, fmt.Sprintf("No section name %s found for Gateway %s", *t.section, t.name)
+	case a.claimed[sc] != nil && t.section == nil:
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target Gateway %s, another BackendTrafficPolicy has already attached to it", t.name.Name)
+	case a.claimed[sc] != nil:
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target Listener %s/%s, another BackendTrafficPolicy has already attached to it", t.name, *t.section)
+	}
+	if reason != "" {
+		setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, reason, msg)
+		return
+	}
+	a.claimed[sc] = p
+	if t.section != nil {
+		a.overrides.add(sc.parent(), sc)
+	}
+	if bad := a.invalid(p); bad != "" {
+		setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(bad))
+	}
+	setAccepted(p, ref)
+	setDeprecationWarning(p, ref)
+	merged := a.merged.direct(sc)
+	overridden := a.overrides.withDescendants(sc)
+	for s := range merged {
+		delete(overridden, s)
+	}
+	if m := formatScopes(merged); m != "" {
+		setCondition(p, ref, egv1a1.PolicyConditionMerged, metav1.ConditionTrue, egv1a1.PolicyReasonMerged,
+			"This policy is being merged by other backendTrafficPolicies for "+m)
+	}
+	if o := formatScopes(overridden); o != "" {
+		setCondition(p, ref, egv1a1.PolicyConditionOverridden, metav1.ConditionTrue, egv1a1.PolicyReasonOverridden,
+			"This policy is being overridden by other backendTrafficPolicies for "+o)
+	}
+}
+
+// effective sets every attached rule's Policy: the rule's policy, else the
+// route's, else the listener's, else the gateway's (merged where the route
+// policy asked for it).
+func (a *attacher) effective() {
+	for routeNN, ats := range a.v.attachments {
+		for _, at := range ats {
+			gwScope := scope{kind: scopeGateway, name: at.gateway}
+			lScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
+			for _, rule := range at.route.Rules {
+				var chain []scope
+				if rule.Name != nil {
+					chain = append(chain, scope{kind: scopeRule, name: routeNN, section: *rule.Name})
+				}
+				chain = append(chain, scope{kind: scopeRoute, name: routeNN}, lScope, gwScope)
+				for _, sc := range chain {
+					p := a.claimed[sc]
+					if p == nil {
+						continue
+					}
+					ap := a.merges[sc][at.listener]
+					if ap == nil {
+						ap = &applied{spec: &p.Spec, sources: []*egv1a1.BackendTrafficPolicy{p}}
+					}
+					rule.Policy = a.finalSpec(ap)
+					for _, s := range ap.sources {
+						rule.PolicySources = append(rule.PolicySources, nn(s))
+					}
+					break
+				}
+			}
+		}
+	}
+}
+
+// finalSpec is the spec a rule renders: a copy without the attachment
+// fields, with ConfigMap bodies inlined.
+func (a *attacher) finalSpec(ap *applied) *egv1a1.BackendTrafficPolicySpec {
+	s := ap.spec.DeepCopy()
+	s.PolicyTargetReferences = egv1a1.PolicyTargetReferences{}
+	s.MergeType = nil
+	// The responseOverride came from the most specific source that sets it.
+	owner := ap.sources[len(ap.sources)-1]
+	if len(ap.sources[0].Spec.ResponseOverride) > 0 {
+		owner = ap.sources[0]
+	}
+	for i := range s.ResponseOverride {
+		r := s.ResponseOverride[i].Response
+		if r == nil || r.Body == nil || r.Body.ValueRef == nil {
+			continue
+		}
+		if body, err := a.configMapBody(owner.Namespace, string(r.Body.ValueRef.Name)); err == nil {
+			inline := egv1a1.ResponseValueTypeInline
+			r.Body.Type, r.Body.Inline, r.Body.ValueRef = &inline, &body, nil
+		}
+	}
+	return s
+}
+
+// configMapBody reads a responseOverride body from a ConfigMap as Envoy
+// Gateway does: the key "response.body", else the only (first, by name)
+// data key, else the first binaryData key.
+func (a *attacher) configMapBody(ns, name string) (string, error) {
+	cm, ok := a.v.configMaps[types.NamespacedName{Namespace: ns, Name: name}]
+	if !ok {
+		return "", fmt.Errorf("can't find the referenced configmap %s/%s", ns, name)
+	}
+	if b, ok := cm.Data["response.body"]; ok {
+		return b, nil
+	}
+	for _, m := range []map[string]string{cm.Data, binaryAsText(cm.BinaryData)} {
+		if len(m) > 0 {
+			k := make([]string, 0, len(m))
+			for key := range m {
+				k = append(k, key)
+			}
+			sort.Strings(k)
+			return m[k[0]], nil
+		}
+	}
+	return "", fmt.Errorf("can't find the key response.body in the referenced configmap %s/%s", ns, name)
+}
+
+func binaryAsText(m map[string][]byte) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}
+
+// checkConfigMaps reports responseOverride valueRefs that do not resolve;
+// the policy is then Invalid, as in Envoy Gateway.
+func (a *attacher) checkConfigMaps(p *egv1a1.BackendTrafficPolicy) {
+	for i, ro := range p.Spec.ResponseOverride {
+		if ro.Response == nil || ro.Response.Body == nil || ro.Response.Body.ValueRef == nil {
+			continue
+		}
+		if _, err := a.configMapBody(p.Namespace, string(ro.Response.Body.ValueRef.Name)); err != nil {
+			a.errs(p).add(fmt.Sprintf("spec.responseOverride[%d].response.body.valueRef.name", i), "%v", err)
+			a.markInvalid(p, "ResponseOverride: "+err.Error())
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// ControllerName is the controller Envoy Gateway reports policy status as.
+const ControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
+
+// ancestorRef is the Gateway (and listener) a policy status entry is for.
+func ancestorRef(gw types.NamespacedName, section *gwapiv1.SectionName) gwapiv1.ParentReference {
+	g, k, ns := gwapiv1.Group(gwapiv1.GroupName), gwapiv1.Kind("Gateway"), gwapiv1.Namespace(gw.Namespace)
+	return gwapiv1.ParentReference{Group: &g, Kind: &k, Namespace: &ns, Name: gwapiv1.ObjectName(gw.Name), SectionName: section}
+}
+
+func sameAncestor(a, b *gwapiv1.ParentReference) bool {
+	d := func(s *gwapiv1.SectionName) string {
+		if s == nil {
+			return ""
+		}
+		return string(*s)
+	}
+	return a.Name == b.Name && *a.Namespace == *b.Namespace && d(a.SectionName) == d(b.SectionName)
+}
+
+// setCondition sets (replaces by type) one condition on the ancestor,
+// adding the ancestor when new; the order follows Envoy Gateway's.
+func setCondition(p *egv1a1.BackendTrafficPolicy, ref gwapiv1.ParentReference, t gwapiv1.PolicyConditionType, st metav1.ConditionStatus, reason gwapiv1.PolicyConditionReason, msg string) {
+	c := metav1.Condition{Type: string(t), Status: st, Reason: string(reason), Message: msg, ObservedGeneration: p.Generation}
+	for i := range p.Status.Ancestors {
+		a := &p.Status.Ancestors[i]
+		if !sameAncestor(&a.AncestorRef, &ref) {
+			continue
+		}
+		for j := range a.Conditions {
+			if a.Conditions[j].Type == c.Type {
+				a.Conditions[j] = c
+				return
+			}
+		}
+		a.Conditions = append(a.Conditions, c)
+		return
+	}
+	p.Status.Ancestors = append(p.Status.Ancestors, gwapiv1.PolicyAncestorStatus{
+		AncestorRef: ref, ControllerName: ControllerName, Conditions: []metav1.Condition{c},
+	})
+}
+
+// setAccepted marks the ancestor Accepted unless an Accepted condition
+// (e.g. Invalid) is already there.
+func setAccepted(p *egv1a1.BackendTrafficPolicy, ref gwapiv1.ParentReference) {
+	for _, a := range p.Status.Ancestors {
+		if sameAncestor(&a.AncestorRef, &ref) {
+			for _, c := range a.Conditions {
+				if c.Type == string(gwapiv1.PolicyConditionAccepted) {
+					return
+				}
+			}
+		}
+	}
+	setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionTrue, gwapiv1.PolicyReasonAccepted, "Policy has been accepted.")
+}
+
+func setDeprecationWarning(p *egv1a1.BackendTrafficPolicy, ref gwapiv1.ParentReference) {
+	var parts []string
+	if len(p.Spec.Compression) > 0 {
+		parts = append(parts, "spec.compression is deprecated, use spec.compressor instead")
+	}
+	if p.Spec.TargetRef != nil {
+		parts = append(parts, "spec.targetRef is deprecated, use spec.targetRefs instead")
+	}
+	if len(parts) > 0 {
+		setCondition(p, ref, egv1a1.PolicyConditionWarning, metav1.ConditionTrue, egv1a1.PolicyReasonDeprecatedField, strings.Join(parts, "; "))
+	}
+}
+
+// conditionMessage formats an error as Envoy Gateway does: capital first
+// letter, final period.
+func conditionMessage(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	if r[len(r)-1] != '.' {
+		r = append(r, '.')
+	}
+	return string(r)
+}
+
+type scopeKind int
+
+const (
+	scopeGateway scopeKind = iota
+	scopeListener
+	scopeRoute
+	scopeRule
+)
+
+// scope is one place a policy can attach: a Gateway, one of its listeners,
+// an HTTPRoute, or one of its named rules.
+type scope struct {
+	kind    scopeKind
+	name    types.NamespacedName
+	section string
+}
+
+func (s scope) parent() scope {
+	switch s.kind {
+	case scopeListener:
+		return scope{kind: scopeGateway, name: s.name}
+	case scopeRule:
+		return scope{kind: scopeRoute, name: s.name}
+	}
+	return s
+}
+
+// scopeGraph records which child scopes override (or merge into) a parent
+// scope's policy, for the Overridden and Merged conditions.
+type scopeGraph struct {
+	children map[scope]map[scope]bool
+	contains map[scope]map[scope]bool
+}
+
+func newScopeGraph() *scopeGraph {
+	return &scopeGraph{children: map[scope]map[scope]bool{}, contains: map[scope]map[scope]bool{}}
+}
+
+func (g *scopeGraph) add(parent, child scope) {
+	if g.children[parent] == nil {
+		g.children[parent] = map[scope]bool{}
+	}
+	g.children[parent][child] = true
+	if parent.kind == scopeListener || parent.kind == scopeRule {
+		if g.contains[parent.parent()] == nil {
+			g.contains[parent.parent()] = map[scope]bool{}
+		}
+		g.contains[parent.parent()][parent] = true
+	}
+}
+
+func (g *scopeGraph) direct(parent scope) map[scope]bool {
+	out := map[scope]bool{}
+	for c := range g.children[parent] {
+		out[c] = true
+	}
+	return out
+}
+
+// withDescendants is direct() plus what was recorded under contained scopes
+// (a Gateway's listeners), or under the Gateway for a listener's routes.
+func (g *scopeGraph) withDescendants(parent scope) map[scope]bool {
+	out := g.direct(parent)
+	switch parent.kind {
+	case scopeGateway, scopeRoute:
+		for d := range g.contains[parent] {
+			for c := range g.children[d] {
+				out[c] = true
+			}
+		}
+	case scopeListener:
+		for c := range g.children[parent.parent()] {
+			if c.kind == scopeRoute {
+				out[c] = true
+			}
+		}
+	}
+	return out
+}
+
+// formatScopes renders scopes as Envoy Gateway's status messages do.
+func formatScopes(s map[scope]bool) string {
+	by := map[scopeKind][]string{}
+	for sc := range s {
+		e := sc.name.String()
+		if sc.section != "" {
+			e += "/" + sc.section
+		}
+		by[sc.kind] = append(by[sc.kind], e)
+	}
+	var parts []string
+	for _, o := range []struct {
+		k     scopeKind
+		label string
+	}{{scopeListener, "these gateway listeners"}, {scopeRoute, "these routes"}, {scopeRule, "these route rules"}} {
+		if l := by[o.k]; len(l) > 0 {
+			sort.Strings(l)
+			parts = append(parts, fmt.Sprintf("%s: %v", o.label, l))
+		}
+	}
+	return strings.Join(parts, " and ")
+}
