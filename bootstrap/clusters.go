@@ -1,0 +1,157 @@
+package bootstrap
+
+import (
+	"fmt"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	dnsclusterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/clusters/dns/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/envoy-btp/envoy-btp/policy"
+)
+
+// Envoy Gateway's cluster defaults, kept so a rendered cluster behaves like
+// the one Envoy Gateway would program.
+const (
+	defaultConnectTimeout     = 10 * time.Second
+	defaultConnBufferLimit    = 32768
+	defaultDNSRefreshRate     = 30 * time.Second
+	httpProtocolOptionsKey    = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+	dnsClusterExtensionName   = "envoy.cluster.dns"
+	defaultMaxParallelRetries = 1024
+)
+
+// clusterTemplate is what the policy says about every cluster of a rule;
+// each backend's cluster is a copy with its name and endpoints.
+type clusterTemplate struct {
+	cluster  *clusterv3.Cluster
+	protocol *httpv3.HttpProtocolOptions // nil until a feature needs it
+	dns      *dnsclusterv3.DnsCluster    // settings for hostname backends
+	hcPort   uint32                      // healthCheck.active.overrides.port
+}
+
+func (t *clusterTemplate) protocolOptions() *httpv3.HttpProtocolOptions {
+	if t.protocol == nil {
+		t.protocol = &httpv3.HttpProtocolOptions{}
+	}
+	return t.protocol
+}
+
+func (t *clusterTemplate) common() *corev3.HttpProtocolOptions {
+	p := t.protocolOptions()
+	if p.CommonHttpProtocolOptions == nil {
+		p.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{}
+	}
+	return p.CommonHttpProtocolOptions
+}
+
+// backends renders the rule's clusters and its route action: one cluster for
+// a single backend, weighted clusters for several, a 500 for none (as the
+// Gateway API asks of a rule with no usable backend).
+func (c *ruleCtx) backends(base string) {
+	var live []int
+	for i, b := range c.rule.Backends {
+		if b.Weight > 0 {
+			live = append(live, i)
+		}
+	}
+	if len(live) == 0 {
+		c.route.Action = &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 500}}
+		return
+	}
+	t := c.template()
+	if t == nil {
+		return
+	}
+	c.action = &routev3.RouteAction{}
+	if len(live) == 1 {
+		name := c.r.addCluster(t.build(base, c.rule.Backends[live[0]]))
+		c.action.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: name}
+		return
+	}
+	wc := &routev3.WeightedCluster{}
+	for _, i := range live {
+		b := c.rule.Backends[i]
+		name := c.r.addCluster(t.build(fmt.Sprintf("%s/backend/%d", base, i), b))
+		wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{Name: name, Weight: u32(uint32(b.Weight))})
+	}
+	c.action.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
+}
+
+// template applies every cluster-level field of the rule's policy once.
+func (c *ruleCtx) template() *clusterTemplate {
+	t := &clusterTemplate{cluster: &clusterv3.Cluster{
+		ConnectTimeout:                durationpb.New(defaultConnectTimeout),
+		PerConnectionBufferLimitBytes: u32(defaultConnBufferLimit),
+		IgnoreHealthOnHostRemoval:     true,
+	}}
+	before := len(*c.list)
+	loadBalancerCluster(c, t)
+	circuitBreakerCluster(c, t)
+	healthCheckCluster(c, t)
+	outlierCluster(c, t)
+	timeoutCluster(c, t)
+	keepaliveCluster(c, t)
+	proxyProtocolCluster(c, t)
+	protocolCluster(c, t)
+	dnsCluster(c, t)
+	connectionCluster(c, t)
+	if len(*c.list) > before {
+		return nil
+	}
+	if t.protocol != nil {
+		if t.protocol.UpstreamProtocolOptions == nil {
+			t.protocol.UpstreamProtocolOptions = &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+				ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{},
+				},
+			}
+		}
+		t.cluster.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: mustAny(t.protocol)}
+	}
+	return t
+}
+
+// build copies the template for one backend: static addresses, or Envoy's
+// DNS cluster when any endpoint is a hostname.
+func (t *clusterTemplate) build(name string, b *policy.Backend) *clusterv3.Cluster {
+	c := proto.Clone(t.cluster).(*clusterv3.Cluster)
+	c.Name = name
+	dns := false
+	lbs := make([]*endpointv3.LbEndpoint, 0, len(b.Endpoints))
+	for _, e := range b.Endpoints {
+		dns = dns || e.Hostname
+		ep := &endpointv3.Endpoint{Address: socketAddress(e.Address, e.Port)}
+		if t.hcPort != 0 {
+			ep.HealthCheckConfig = &endpointv3.Endpoint_HealthCheckConfig{PortValue: t.hcPort}
+		}
+		lbs = append(lbs, &endpointv3.LbEndpoint{
+			HostIdentifier:      &endpointv3.LbEndpoint_Endpoint{Endpoint: ep},
+			LoadBalancingWeight: u32(1),
+		})
+	}
+	c.LoadAssignment = &endpointv3.ClusterLoadAssignment{
+		ClusterName: name,
+		Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
+	}
+	if dns {
+		d := t.dns
+		if d == nil {
+			d = defaultDNSCluster()
+		}
+		c.ClusterDiscoveryType = &clusterv3.Cluster_ClusterType{ClusterType: &clusterv3.Cluster_CustomClusterType{
+			Name:        dnsClusterExtensionName,
+			TypedConfig: mustAny(d),
+		}}
+	} else {
+		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
+	}
+	return c
+}

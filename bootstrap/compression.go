@@ -1,0 +1,87 @@
+package bootstrap
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	brotliv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/compression/brotli/compressor/v3"
+	gzipv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/compression/gzip/compressor/v3"
+	zstdv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/compression/zstd/compressor/v3"
+	compressorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/compressor/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
+)
+
+// compressionRoute renders spec.compression the way Envoy Gateway does: one
+// compressor filter per algorithm in the listener's chain, disabled by
+// default and enabled on this route by its per-route config. A
+// minContentLength is filter-wide in Envoy, so each distinct value gets its
+// own filter instead of overriding another route's.
+func compressionRoute(c *ruleCtx) {
+	if len(c.spec.Compression) == 0 {
+		return
+	}
+	for i, comp := range c.spec.Compression {
+		f := fmt.Sprintf("spec.compression[%d]", i)
+		var lib proto.Message
+		var libName string
+		switch comp.Type {
+		case egv1a1.GzipCompressorType:
+			lib, libName = &gzipv3.Gzip{}, "envoy.compression.gzip.compressor"
+		case egv1a1.BrotliCompressorType:
+			lib, libName = &brotliv3.Brotli{}, "envoy.compression.brotli.compressor"
+		case egv1a1.ZstdCompressorType:
+			lib, libName = &zstdv3.Zstd{}, "envoy.compression.zstd.compressor"
+		default:
+			c.fail(f+".type", string(comp.Type), "allowed Gzip, Brotli, Zstd")
+			continue
+		}
+		name := "envoy.filters.http.compressor." + strings.ToLower(string(comp.Type))
+		cfg := &compressorv3.Compressor{CompressorLibrary: &corev3.TypedExtensionConfig{Name: libName, TypedConfig: mustAny(lib)}}
+		if comp.MinContentLength != nil {
+			n, ok := c.bytes(f+".minContentLength", comp.MinContentLength)
+			if !ok {
+				continue
+			}
+			if n < 30 {
+				c.fail(f+".minContentLength", comp.MinContentLength.String(), "allowed 30 bytes or more (Envoy's minimum)")
+				continue
+			}
+			name = fmt.Sprintf("%s/min-content-length/%d", name, n)
+			cfg.ResponseDirectionConfig = &compressorv3.Compressor_ResponseDirectionConfig{
+				CommonConfig: &compressorv3.Compressor_CommonDirectionConfig{MinContentLength: u32(n)},
+			}
+		}
+		if _, seen := c.route.GetTypedPerFilterConfig()[name]; seen {
+			c.fail(f+".type", string(comp.Type), "is listed twice")
+			continue
+		}
+		c.port.compressors[name] = &hcmv3.HttpFilter{
+			Name:       name,
+			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(cfg)},
+			Disabled:   true,
+		}
+		c.perFilter(name, mustAny(&compressorv3.CompressorPerRoute{Override: &compressorv3.CompressorPerRoute_Overrides{
+			Overrides: &compressorv3.CompressorOverrides{ResponseDirectionConfig: &compressorv3.ResponseDirectionOverrides{}},
+		}}))
+	}
+	// The backend must not compress what the filter compresses again.
+	c.route.RequestHeadersToRemove = append(c.route.RequestHeadersToRemove, "accept-encoding")
+}
+
+// compressorFilters returns the listener's compressor filters in name order.
+func compressorFilters(m map[string]*hcmv3.HttpFilter) []*hcmv3.HttpFilter {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]*hcmv3.HttpFilter, len(names))
+	for i, n := range names {
+		out[i] = m[n]
+	}
+	return out
+}

@@ -1,0 +1,292 @@
+// Package bootstrap renders a resolved policy.Model as a complete Envoy v3
+// bootstrap: admin on loopback, one listener per port, virtual hosts and
+// routes from HTTPRoutes, one cluster per backend of each rule, every
+// cluster- and route-level BackendTrafficPolicy field, and the btp filter
+// (golang or dynamic-module host) carrying each route's enforcement config.
+package bootstrap
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/envoy-btp/envoy-btp/policy"
+)
+
+// Host selects how Envoy runs the btp filter.
+type Host string
+
+const (
+	// HostGolang is Envoy's contrib golang HTTP filter (the primary host).
+	HostGolang Host = "golang"
+	// HostDynamicModule is Envoy's dynamic-module HTTP filter (stock Envoy).
+	HostDynamicModule Host = "dynamic-module"
+)
+
+// Defaults for Options.
+const (
+	DefaultLibraryPath = "/etc/envoy/libbtp.so"
+	DefaultAdminPort   = 19000
+	// DefaultRateLimitServiceURL is where Envoy Gateway runs envoyproxy/ratelimit.
+	DefaultRateLimitServiceURL = "grpc://envoy-ratelimit.envoy-gateway-system.svc.cluster.local:8081"
+)
+
+// Options tunes what Render produces beyond the Model.
+type Options struct {
+	Host        Host   // default HostGolang
+	LibraryPath string // golang host: the .so path; default DefaultLibraryPath
+	AdminPort   uint32 // admin listener port on 127.0.0.1; default DefaultAdminPort
+	// RateLimitServiceURL is grpc://HOST:PORT of the rate limit service used by
+	// rateLimit.global; default DefaultRateLimitServiceURL.
+	RateLimitServiceURL string
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Host == "" {
+		o.Host = HostGolang
+	}
+	if o.Host != HostGolang && o.Host != HostDynamicModule {
+		return o, fmt.Errorf("host %q: allowed %q or %q", o.Host, HostGolang, HostDynamicModule)
+	}
+	if o.LibraryPath == "" {
+		o.LibraryPath = DefaultLibraryPath
+	}
+	if o.AdminPort == 0 {
+		o.AdminPort = DefaultAdminPort
+	}
+	if o.AdminPort > 65535 {
+		return o, fmt.Errorf("admin port %d: allowed 1-65535", o.AdminPort)
+	}
+	if o.RateLimitServiceURL == "" {
+		o.RateLimitServiceURL = DefaultRateLimitServiceURL
+	}
+	if _, _, err := rateLimitHostPort(o.RateLimitServiceURL); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func rateLimitHostPort(raw string) (string, uint32, error) {
+	u, err := url.Parse(raw)
+	if err == nil && u.Scheme == "grpc" && u.Hostname() != "" {
+		if p, perr := strconv.ParseUint(u.Port(), 10, 16); perr == nil && p > 0 {
+			return u.Hostname(), uint32(p), nil
+		}
+	}
+	return "", 0, fmt.Errorf("rate limit service URL %q: allowed grpc://HOST:PORT", raw)
+}
+
+// Render builds the bootstrap for m. Every problem is reported (as a
+// policy.ErrorList naming policy, route rule and field path); a bootstrap is
+// returned only when there is none and it passes ValidateAll.
+func Render(m *policy.Model, opts Options) (*bootstrapv3.Bootstrap, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &renderer{opts: o, clusters: map[string]*clusterv3.Cluster{}}
+	listeners := r.listeners(m)
+	if len(r.errs) > 0 {
+		return nil, r.errs
+	}
+	if r.globalRateLimit {
+		c, err := rateLimitServiceCluster(o.RateLimitServiceURL)
+		if err != nil {
+			return nil, err
+		}
+		r.addCluster(c)
+	}
+	b := &bootstrapv3.Bootstrap{
+		Node: &corev3.Node{Id: "envoy-btp", Cluster: "envoy-btp"},
+		Admin: &bootstrapv3.Admin{
+			Address: socketAddress("127.0.0.1", o.AdminPort),
+		},
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
+			Listeners: listeners,
+			Clusters:  r.sortedClusters(),
+		},
+	}
+	if err := b.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("rendered bootstrap is invalid (a bug in envoy-btp, please report it): %w", err)
+	}
+	return b, nil
+}
+
+// renderer accumulates what one Render call builds.
+type renderer struct {
+	opts     Options
+	errs     policy.ErrorList
+	clusters map[string]*clusterv3.Cluster
+	// globalRateLimit is set when any route uses rateLimit.global.
+	globalRateLimit bool
+}
+
+// port is one Envoy listener: every Gateway listener sharing a port.
+type port struct {
+	name      string
+	number    int32
+	vhosts    map[string]*routev3.VirtualHost
+	vhostKeys []string
+	// filters the HCM needs because some route on it uses them.
+	btpFilter   bool
+	compressors map[string]*hcmv3.HttpFilter
+	rateLimits  map[string]bool // global rate limit domains
+	tracing     bool
+}
+
+func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
+	ports := map[int32]*port{}
+	var order []int32
+	for _, g := range m.Gateways {
+		for _, l := range g.Listeners {
+			p := ports[l.Port]
+			if p == nil {
+				p = &port{
+					name:        fmt.Sprintf("%s/%s/%s", g.Name.Namespace, g.Name.Name, l.Name),
+					number:      l.Port,
+					vhosts:      map[string]*routev3.VirtualHost{},
+					compressors: map[string]*hcmv3.HttpFilter{},
+				}
+				ports[l.Port] = p
+				order = append(order, l.Port)
+			}
+			for _, rt := range l.Routes {
+				for _, rule := range rt.Rules {
+					r.rule(p, l, rt, rule)
+				}
+			}
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	out := make([]*listenerv3.Listener, 0, len(order))
+	for _, n := range order {
+		out = append(out, r.listener(ports[n]))
+	}
+	return out
+}
+
+// vhost returns the virtual host of p for hostname, creating it.
+func (p *port) vhost(hostname string) *routev3.VirtualHost {
+	if vh := p.vhosts[hostname]; vh != nil {
+		return vh
+	}
+	vh := &routev3.VirtualHost{
+		Name:    p.name + "/" + underscored(hostname),
+		Domains: []string{hostname},
+	}
+	p.vhosts[hostname] = vh
+	p.vhostKeys = append(p.vhostKeys, hostname)
+	return vh
+}
+
+func (r *renderer) listener(p *port) *listenerv3.Listener {
+	rc := &routev3.RouteConfiguration{Name: p.name, IgnorePortInHostMatching: true}
+	// Specific hostnames before wildcards, "*" last, so Envoy's own
+	// most-specific-domain matching and the file read the same way.
+	keys := append([]string(nil), p.vhostKeys...)
+	sort.SliceStable(keys, func(i, j int) bool { return hostRank(keys[i]) < hostRank(keys[j]) })
+	for _, k := range keys {
+		vh := p.vhosts[k]
+		sortRoutes(vh.Routes)
+		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+	}
+
+	var filters []*hcmv3.HttpFilter
+	filters = append(filters, rateLimitFilters(p)...)
+	if p.btpFilter {
+		filters = append(filters, r.btpFilter())
+	}
+	filters = append(filters, compressorFilters(p.compressors)...)
+	filters = append(filters, &hcmv3.HttpFilter{
+		Name:       "envoy.filters.http.router",
+		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})},
+	})
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix:     "http-" + strconv.Itoa(int(p.number)),
+		RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: rc},
+		HttpFilters:    filters,
+	}
+	if p.tracing {
+		hcm.Tracing = &hcmv3.HttpConnectionManager_Tracing{}
+	}
+	return &listenerv3.Listener{
+		Name:    p.name,
+		Address: socketAddress("0.0.0.0", uint32(p.number)),
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       "envoy.filters.network.http_connection_manager",
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
+			}},
+		}},
+	}
+}
+
+func hostRank(h string) int {
+	switch {
+	case h == "*":
+		return 2
+	case len(h) > 0 && h[0] == '*':
+		return 1
+	}
+	return 0
+}
+
+func (r *renderer) addCluster(c *clusterv3.Cluster) string {
+	name := c.Name
+	for i := 2; ; i++ {
+		old, ok := r.clusters[c.Name]
+		if !ok {
+			r.clusters[c.Name] = c
+			return c.Name
+		}
+		if proto.Equal(old, c) {
+			return c.Name
+		}
+		// The same rule under two listeners with different effective
+		// policies needs two clusters.
+		c.Name = fmt.Sprintf("%s/%d", name, i)
+		if la := c.GetLoadAssignment(); la != nil {
+			la.ClusterName = c.Name
+		}
+	}
+}
+
+func (r *renderer) sortedClusters() []*clusterv3.Cluster {
+	names := make([]string, 0, len(r.clusters))
+	for n := range r.clusters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]*clusterv3.Cluster, len(names))
+	for i, n := range names {
+		out[i] = r.clusters[n]
+	}
+	return out
+}
+
+func socketAddress(host string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+// mustAny packs a message built here; it cannot fail for generated types.
+func mustAny(m proto.Message) *anypb.Any {
+	a, err := anypb.New(m)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}

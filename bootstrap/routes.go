@@ -1,0 +1,261 @@
+package bootstrap
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/envoy-btp/envoy-btp/policy"
+)
+
+// ruleCtx is one HTTPRoute rule under one listener while it is rendered: the
+// feature files read spec and write into route, action and the port.
+type ruleCtx struct {
+	*scope
+	r      *renderer
+	port   *port
+	spec   *egv1a1.BackendTrafficPolicySpec // never nil: empty when no policy applies
+	rt     *policy.Route
+	rule   *policy.Rule
+	route  *routev3.Route       // template cloned for every hostname and match
+	action *routev3.RouteAction // nil when the rule answers directly (no backends)
+	// attemptCount asks the virtual host to report x-envoy-attempt-count.
+	attemptCount bool
+	// connect makes the route match CONNECT requests (httpUpgrade CONNECT).
+	connect bool
+}
+
+func (c *ruleCtx) perFilter(name string, cfg *anypb.Any) {
+	if c.route.TypedPerFilterConfig == nil {
+		c.route.TypedPerFilterConfig = map[string]*anypb.Any{}
+	}
+	c.route.TypedPerFilterConfig[name] = cfg
+}
+
+func (r *renderer) rule(p *port, l *policy.Listener, rt *policy.Route, rule *policy.Rule) {
+	base := fmt.Sprintf("httproute/%s/%s/rule/%d", rt.Name.Namespace, rt.Name.Name, rule.Index)
+	sc := &scope{
+		list:     &r.errs,
+		resource: policyResource(rt, rule),
+		where:    fmt.Sprintf("httproute/%s/%s rule %d, listener %s", rt.Name.Namespace, rt.Name.Name, rule.Index, l.Name),
+	}
+	spec := rule.Policy
+	if spec == nil {
+		spec = &egv1a1.BackendTrafficPolicySpec{}
+	}
+	before := len(r.errs)
+	checkSupported(spec, sc)
+	checkRuleSpec(rt, rule, &r.errs)
+	if len(r.errs) > before {
+		return
+	}
+	c := &ruleCtx{scope: sc, r: r, port: p, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}}
+	c.backends(base)
+	if c.action != nil {
+		c.route.Action = &routev3.Route_Route{Route: c.action}
+		loadBalancerRoute(c)
+		timeoutRoute(c)
+		retryRoute(c)
+		upgradeRoute(c)
+		rateLimitRoute(c)
+	}
+	compressionRoute(c)
+	telemetryRoute(c)
+	perRouteConfig(c)
+	if len(r.errs) > before {
+		return
+	}
+
+	hosts := rt.Hostnames
+	if len(hosts) == 0 {
+		hosts = []string{"*"}
+	}
+	matches := rule.Spec.Matches
+	if len(matches) == 0 {
+		matches = []gwapiv1.HTTPRouteMatch{{}}
+	}
+	for _, h := range hosts {
+		vh := p.vhost(h)
+		if c.attemptCount {
+			vh.IncludeAttemptCountInResponse = true
+		}
+		for mi := range matches {
+			route := proto.Clone(c.route).(*routev3.Route)
+			route.Name = fmt.Sprintf("%s/match/%d/%s", base, mi, underscored(h))
+			route.Match = routeMatch(&matches[mi])
+			if c.connect {
+				route.Match.PathSpecifier = &routev3.RouteMatch_ConnectMatcher_{ConnectMatcher: &routev3.RouteMatch_ConnectMatcher{}}
+			}
+			vh.Routes = append(vh.Routes, route)
+		}
+	}
+}
+
+// policyResource names the policy a rule's settings came from (the most
+// specific one), or the route when no policy applies.
+func policyResource(rt *policy.Route, rule *policy.Rule) string {
+	if len(rule.PolicySources) > 0 {
+		s := rule.PolicySources[0]
+		return "BackendTrafficPolicy/" + s.Namespace + "/" + s.Name
+	}
+	return "HTTPRoute/" + rt.Name.Namespace + "/" + rt.Name.Name
+}
+
+// checkRuleSpec rejects the HTTPRoute rule fields envoy-btp does not render.
+func checkRuleSpec(rt *policy.Route, rule *policy.Rule, list *policy.ErrorList) {
+	sc := &scope{list: list, resource: "HTTPRoute/" + rt.Name.Namespace + "/" + rt.Name.Name}
+	f := fmt.Sprintf("spec.rules[%d]", rule.Index)
+	s := rule.Spec
+	if len(s.Filters) > 0 {
+		sc.fail(f+".filters", nil, "HTTPRoute filters are not supported by envoy-btp; remove them")
+	}
+	if s.Retry != nil {
+		sc.fail(f+".retry", nil, "is not supported by envoy-btp; use a BackendTrafficPolicy retry")
+	}
+	if s.SessionPersistence != nil {
+		sc.fail(f+".sessionPersistence", nil, "is not supported by envoy-btp; use loadBalancer.consistentHash cookie")
+	}
+	if s.Timeouts != nil && s.Timeouts.BackendRequest != nil {
+		sc.fail(f+".timeouts.backendRequest", nil, "is not supported by envoy-btp; use a BackendTrafficPolicy retry.perRetry.timeout")
+	}
+	for i, b := range s.BackendRefs {
+		if len(b.Filters) > 0 {
+			sc.fail(fmt.Sprintf("%s.backendRefs[%d].filters", f, i), nil, "backendRef filters are not supported by envoy-btp; remove them")
+		}
+	}
+	for i, m := range s.Matches {
+		mf := fmt.Sprintf("%s.matches[%d]", f, i)
+		if m.Path != nil && m.Path.Type != nil {
+			switch *m.Path.Type {
+			case gwapiv1.PathMatchExact, gwapiv1.PathMatchPathPrefix, gwapiv1.PathMatchRegularExpression:
+			default:
+				sc.fail(mf+".path.type", string(*m.Path.Type), "allowed Exact, PathPrefix, RegularExpression")
+			}
+		}
+		for j, h := range m.Headers {
+			if h.Type != nil && *h.Type != gwapiv1.HeaderMatchExact && *h.Type != gwapiv1.HeaderMatchRegularExpression {
+				sc.fail(fmt.Sprintf("%s.headers[%d].type", mf, j), string(*h.Type), "allowed Exact, RegularExpression")
+			}
+		}
+		for j, q := range m.QueryParams {
+			if q.Type != nil && *q.Type != gwapiv1.QueryParamMatchExact && *q.Type != gwapiv1.QueryParamMatchRegularExpression {
+				sc.fail(fmt.Sprintf("%s.queryParams[%d].type", mf, j), string(*q.Type), "allowed Exact, RegularExpression")
+			}
+		}
+	}
+}
+
+// routeMatch renders one HTTPRouteMatch the way Envoy Gateway does: a prefix
+// matches whole path segments ("/api" matches "/api/x", not "/apix").
+func routeMatch(m *gwapiv1.HTTPRouteMatch) *routev3.RouteMatch {
+	rm := &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}
+	if m.Path != nil && m.Path.Value != nil {
+		v := *m.Path.Value
+		t := gwapiv1.PathMatchPathPrefix
+		if m.Path.Type != nil {
+			t = *m.Path.Type
+		}
+		switch t {
+		case gwapiv1.PathMatchExact:
+			rm.PathSpecifier = &routev3.RouteMatch_Path{Path: v}
+		case gwapiv1.PathMatchRegularExpression:
+			rm.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: v}}
+		default:
+			if v != "/" {
+				rm.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: strings.TrimSuffix(v, "/")}
+			}
+		}
+	}
+	if m.Method != nil {
+		rm.Headers = append(rm.Headers, &routev3.HeaderMatcher{
+			Name:                 ":method",
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: exact(string(*m.Method))},
+		})
+	}
+	for _, h := range m.Headers {
+		sm := exact(h.Value)
+		if h.Type != nil && *h.Type == gwapiv1.HeaderMatchRegularExpression {
+			sm = regex(h.Value)
+		}
+		rm.Headers = append(rm.Headers, &routev3.HeaderMatcher{
+			Name:                 string(h.Name),
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: sm},
+		})
+	}
+	for _, q := range m.QueryParams {
+		sm := exact(q.Value)
+		if q.Type != nil && *q.Type == gwapiv1.QueryParamMatchRegularExpression {
+			sm = regex(q.Value)
+		}
+		rm.QueryParameters = append(rm.QueryParameters, &routev3.QueryParameterMatcher{
+			Name:                         string(q.Name),
+			QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm},
+		})
+	}
+	return rm
+}
+
+func exact(v string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: v}}
+}
+
+func regex(v string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: v}}}
+}
+
+// sortRoutes orders a virtual host's routes by Gateway API precedence: exact
+// paths, then regular expressions, then the longest prefix; then a method
+// match, more header matches, more query matches. Ties keep input order
+// (oldest route first, then rule and match order).
+func sortRoutes(rs []*routev3.Route) {
+	type key struct{ kind, length, method, headers, queries int }
+	k := func(r *routev3.Route) key {
+		m := r.GetMatch()
+		var out key
+		switch p := m.GetPathSpecifier().(type) {
+		case *routev3.RouteMatch_Path:
+			out.kind, out.length = 0, len(p.Path)
+		case *routev3.RouteMatch_SafeRegex:
+			out.kind, out.length = 1, len(p.SafeRegex.GetRegex())
+		case *routev3.RouteMatch_PathSeparatedPrefix:
+			out.kind, out.length = 2, len(p.PathSeparatedPrefix)
+		case *routev3.RouteMatch_Prefix:
+			out.kind, out.length = 2, len(p.Prefix)
+		}
+		for _, h := range m.GetHeaders() {
+			if h.GetName() == ":method" {
+				out.method = 1
+			} else {
+				out.headers++
+			}
+		}
+		out.queries = len(m.GetQueryParameters())
+		return out
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := k(rs[i]), k(rs[j])
+		switch {
+		case a.kind != b.kind:
+			return a.kind < b.kind
+		case a.length != b.length:
+			return a.length > b.length
+		case a.method != b.method:
+			return a.method > b.method
+		case a.headers != b.headers:
+			return a.headers > b.headers
+		}
+		return a.queries > b.queries
+	})
+}
+
+func underscored(host string) string { return strings.ReplaceAll(host, ".", "_") }
+
+func u32(v uint32) *wrapperspb.UInt32Value { return wrapperspb.UInt32(v) }
