@@ -10,6 +10,10 @@ type Cluster struct {
 	Weight uint32
 	Hosts  *HostSet
 	LB     Balancer
+	// Policies, when non-nil, are the cluster's own hash policies
+	// (HttpProtocolOptions.hash_policy): Envoy hashes the host pick with
+	// them instead of the route's.
+	Policies Policies
 }
 
 // Route is a route's hashing as Envoy applies it: its hash policies, and
@@ -27,6 +31,11 @@ type Route struct {
 func (rt *Route) Validate() error {
 	if err := rt.Policies.Validate(); err != nil {
 		return err
+	}
+	for i, c := range rt.Clusters {
+		if err := c.Policies.Validate(); err != nil {
+			return fmt.Errorf("cluster [%d] %q: %w", i, c.Name, err)
+		}
 	}
 	if len(rt.Clusters) == 0 {
 		return fmt.Errorf("route has no cluster")
@@ -69,7 +78,11 @@ func (rt *Route) Choose(r *Request) Choice {
 			return Choice{Cluster: -1, Host: -1}
 		}
 	}
-	h := rt.Policies.Hash(r)
+	policies := rt.Policies
+	if rt.Clusters[cluster].Policies != nil {
+		policies = rt.Clusters[cluster].Policies
+	}
+	h := policies.Hash(r)
 	if h.Outcome == Unpredictable {
 		return Choice{Cluster: cluster, Host: -1}
 	}
