@@ -1,0 +1,39 @@
+package filter
+
+import "testing"
+
+func TestMerge(t *testing.T) {
+	e := newEnv()
+	parent := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}},"timeout":{"http":{"requestTimeout":"5s"}}}`, e.opts())
+	routeA := mustConfig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, Options{})
+	routeB := mustConfig(t, `{"faultInjection":{"abort":{"httpStatus":418}}}`, Options{})
+	a, b := Merge(parent, routeA), Merge(parent, routeB)
+	if Merge(parent, routeA) != a {
+		t.Fatal("Merge is not cached per (parent, child)")
+	}
+	if Merge(nil, routeA) != routeA || Merge(parent, nil) != parent {
+		t.Fatal("Merge with nil")
+	}
+
+	// Route timeout overrides, the parent's rate limit is inherited...
+	req := newReq("GET", "/")
+	wantKind(t, "A first", a.NewStream().OnRequestHeaders(req, true), Continue)
+	if req.set["x-envoy-upstream-rq-timeout-ms"] != "1000" {
+		t.Fatalf("route timeout: %v", req.set)
+	}
+	wantReply(t, "A second", a.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 429)
+	// ...with per-route buckets (the rule is not shared).
+	wantReply(t, "B aborts", b.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 418)
+	req = newReq("GET", "/")
+	wantKind(t, "parent alone", parent.NewStream().OnRequestHeaders(req, true), Continue)
+	if req.set["x-envoy-upstream-rq-timeout-ms"] != "5000" {
+		t.Fatalf("parent timeout: %v", req.set)
+	}
+	// Stats come from the filter-level config.
+	if e.stats.get(RateLimitOverLimit) != 1 || e.stats.get(FaultAborts) != 1 {
+		t.Fatalf("over=%d aborts=%d", e.stats.get(RateLimitOverLimit), e.stats.get(FaultAborts))
+	}
+	if b.Compiled().Fault == nil || b.Compiled().RateLimit == nil || b.Compiled().Source.FaultInjection == nil {
+		t.Fatal("merged compiled config lost a feature")
+	}
+}
