@@ -96,7 +96,7 @@ func launch(t testing.TB, bootstrapYAML string) *Envoy {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", cfg, "--use-dynamic-base-id", "--concurrency", "2",
-		"--log-level", "info", "--drain-time-s", "0", "--parent-shutdown-time-s", "1")
+		"--log-level", "warning", "--drain-time-s", "0", "--parent-shutdown-time-s", "1")
 	cmd.Env = append(os.Environ(), "GODEBUG=cgocheck=0", "ENVOY_DYNAMIC_MODULES_SEARCH_PATH="+modDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group, so stop() reaches anything Envoy's wrapper started;
@@ -257,10 +257,17 @@ func Get(t testing.TB, url string, header map[string]string) (int, http.Header, 
 	return Do(t, req)
 }
 
-// Do sends req with Client and returns status, headers and body. Network errors fail the test.
+// Do sends req with Client and returns status, headers and body. Network
+// errors fail the test.
 func Do(t testing.TB, req *http.Request) (int, http.Header, string) {
 	t.Helper()
-	resp, err := Client.Do(req)
+	return DoWith(t, Client, req)
+}
+
+// DoWith is Do with another client (e.g. ClientFrom).
+func DoWith(t testing.TB, c *http.Client, req *http.Request) (int, http.Header, string) {
+	t.Helper()
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -275,4 +282,15 @@ func Do(t testing.TB, req *http.Request) (int, http.Header, string) {
 var Client = &http.Client{
 	Timeout:   30 * time.Second,
 	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+}
+
+// ClientFrom is an HTTP client whose connections leave from source IP ip
+// (any 127.x.y.z works on Linux loopback), for rules keyed on the client
+// address.
+func ClientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{Proxy: nil, DialContext: d.DialContext, MaxIdleConnsPerHost: 16},
+	}
 }
