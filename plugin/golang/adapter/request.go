@@ -1,0 +1,58 @@
+package adapter
+
+import (
+	"strings"
+
+	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
+)
+
+// requestView is the engine's filter.Request over the SDK's header map. It
+// fetches one header at a time (GetRaw is a single lookup in Envoy's map;
+// Get would first copy every header into Go), so a request costs only the
+// headers its rules name.
+type requestView struct {
+	h  api.RequestHeaderMap
+	cb api.FilterCallbackHandler
+}
+
+func (r *requestView) Header(name string) (string, bool) {
+	return header(r.h, name)
+}
+
+func (r *requestView) Method() string { return clone(r.h.GetRaw(":method")) }
+func (r *requestView) Path() string   { return clone(r.h.GetRaw(":path")) }
+
+func (r *requestView) SourceAddress() string {
+	return r.cb.StreamInfo().DownstreamRemoteAddress()
+}
+
+// SetHeader copies: the engine's value may alias its scratch memory, and the
+// SDK keeps the string when it caches headers.
+func (r *requestView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
+
+// responseView is the engine's filter.ResponseHeaders.
+type responseView struct {
+	h api.ResponseHeaderMap
+}
+
+func (r *responseView) Header(name string) (string, bool) { return header(r.h, name) }
+
+func (r *responseView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
+
+// header returns a header's first value. GetRaw cannot tell an absent
+// header from an empty one, so only an empty answer pays for Get.
+func header(h api.HeaderMap, name string) (string, bool) {
+	if v := h.GetRaw(name); v != "" {
+		return clone(v), true
+	}
+	return h.Get(name)
+}
+
+// clone copies a value GetRaw returned: it points into Envoy's header map,
+// which Envoy may change once the callback returns.
+func clone(s string) string {
+	if s == "" {
+		return ""
+	}
+	return strings.Clone(s)
+}

@@ -1,0 +1,267 @@
+package adapter
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
+
+	"github.com/envoy-btp/envoy-btp/filter"
+)
+
+// streamFilter is one request's api.StreamFilter: it hands each callback to
+// the engine's Stream and performs the Action that comes back. Everything a
+// request needs lives in this one allocation.
+type streamFilter struct {
+	cb api.FilterCallbackHandler
+
+	// mu serialises the engine's Stream: Envoy runs decode and encode
+	// callbacks on its worker thread, but a fault delay resumes from a
+	// goroutine, and Envoy may encode a reply (a timeout, another filter's
+	// local reply) while that goroutine runs.
+	mu        sync.Mutex
+	s         filter.Stream
+	req       requestView
+	resp      responseView
+	holding   bool        // we returned a stop status on the request: Envoy holds headers/body
+	delay     *time.Timer // the outstanding fault delay, if any
+	destroyed bool
+}
+
+// NewStreamFilter is the api.StreamFilterFactory: one filter per request.
+func NewStreamFilter(cfg any, cb api.FilterCallbackHandler) api.StreamFilter {
+	f := &streamFilter{cb: cb}
+	f.req.cb = cb
+	f.s.Init(cfg.(*filter.Config))
+	return f
+}
+
+func (f *streamFilter) DecodeHeaders(h api.RequestHeaderMap, endStream bool) (st api.StatusType) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer f.recoverCallback(&st, f.cb.DecoderFilterCallbacks())
+	f.req.h = h
+	a := f.s.OnRequestHeaders(&f.req, endStream)
+	return f.decodeAction(a, endStream)
+}
+
+func (f *streamFilter) DecodeData(buf api.BufferInstance, endStream bool) (st api.StatusType) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer f.recoverCallback(&st, f.cb.DecoderFilterCallbacks())
+	// With StopAndBufferWatermark Envoy keeps earlier chunks itself and hands
+	// over only the new one, so buf.Len() is this chunk's size.
+	a := f.s.OnRequestBody(buf.Len(), endStream)
+	return f.decodeAction(a, endStream)
+}
+
+func (f *streamFilter) DecodeTrailers(t api.RequestTrailerMap) (st api.StatusType) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	dec := f.cb.DecoderFilterCallbacks()
+	defer f.recoverCallback(&st, dec)
+	a := f.s.OnRequestTrailers()
+	if a.Kind == filter.SendReply {
+		f.sendReply(dec, a.Reply)
+		return api.LocalReply
+	}
+	if f.holding {
+		// Envoy's golang filter forwards the body it holds for us only when
+		// trailers are continued asynchronously; a synchronous Continue here
+		// would pass the trailers and strand the body.
+		go f.resume(dec, api.Continue)
+		return api.Running
+	}
+	return api.Continue
+}
+
+func (f *streamFilter) EncodeHeaders(h api.ResponseHeaderMap, endStream bool) (st api.StatusType) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	enc := f.cb.EncoderFilterCallbacks()
+	defer f.recoverCallback(&st, enc)
+	status, _ := h.Status()
+	f.resp.h = h
+	a := f.s.OnResponseHeaders(status, &f.resp)
+	f.resp.h = nil
+	if a.Kind == filter.SendReply {
+		f.sendReply(enc, a.Reply)
+		return api.LocalReply
+	}
+	return api.Continue
+}
+
+func (f *streamFilter) EncodeData(api.BufferInstance, bool) api.StatusType { return api.Continue }
+func (f *streamFilter) EncodeTrailers(api.ResponseTrailerMap) api.StatusType {
+	return api.Continue
+}
+
+func (f *streamFilter) OnLog(api.RequestHeaderMap, api.RequestTrailerMap, api.ResponseHeaderMap, api.ResponseTrailerMap) {
+}
+func (f *streamFilter) OnLogDownstreamStart(api.RequestHeaderMap) {}
+func (f *streamFilter) OnLogDownstreamPeriodic(api.RequestHeaderMap, api.RequestTrailerMap, api.ResponseHeaderMap, api.ResponseTrailerMap) {
+}
+
+// OnStreamComplete tells the engine how many upstream attempts Envoy made,
+// which feeds the route's retry budget, and releases rate-limit state.
+func (f *streamFilter) OnStreamComplete() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer f.recoverQuietly()
+	f.s.OnStreamComplete(int(f.cb.StreamInfo().AttemptCount()))
+}
+
+// OnDestroy stops a pending fault delay: its goroutine must not call back
+// into a stream Envoy has already torn down.
+func (f *streamFilter) OnDestroy(api.DestroyReason) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.destroyed = true
+	if f.delay != nil {
+		f.delay.Stop()
+	}
+	f.req.h = nil
+}
+
+// decodeAction performs an engine Action in a synchronous decode callback.
+func (f *streamFilter) decodeAction(a filter.Action, endStream bool) api.StatusType {
+	switch a.Kind {
+	case filter.SendReply:
+		f.sendReply(f.cb.DecoderFilterCallbacks(), a.Reply)
+		return api.LocalReply
+	case filter.Delay:
+		f.delay = time.AfterFunc(a.Delay, f.delayDone)
+		return api.Running
+	case filter.StopAndBuffer:
+		if endStream {
+			return api.Continue // nothing more will come; the SDK forbids a stop here
+		}
+		// Not api.StopAndBuffer: with it Envoy collects the whole body before
+		// Go sees any of it, so the limit could only be checked at the end.
+		// StopAndBufferWatermark hands each chunk over as it arrives while
+		// Envoy keeps the earlier ones, and a body over the limit is refused
+		// as soon as it passes it.
+		f.holding = true
+		return api.StopAndBufferWatermark
+	}
+	return api.Continue
+}
+
+// delayDone runs on the timer's goroutine when a fault delay ends: it asks
+// the engine what follows and resumes (or answers) the request.
+func (f *streamFilter) delayDone() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.destroyed {
+		return
+	}
+	f.delay = nil
+	dec := f.cb.DecoderFilterCallbacks()
+	defer f.recoverAsync(dec)
+	a := f.s.OnDelayDone(&f.req)
+	switch a.Kind {
+	case filter.SendReply:
+		f.sendReply(dec, a.Reply)
+	case filter.Delay: // the engine asks for one delay per request; honour another all the same
+		f.delay = time.AfterFunc(a.Delay, f.delayDone)
+	case filter.StopAndBuffer:
+		f.holding = true
+		dec.Continue(api.StopAndBufferWatermark)
+	default:
+		dec.Continue(api.Continue)
+	}
+}
+
+// resume continues the request from a goroutine (see DecodeTrailers).
+func (f *streamFilter) resume(dec api.DecoderFilterCallbacks, st api.StatusType) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.destroyed {
+		return
+	}
+	defer f.recoverAsync(dec)
+	dec.Continue(st)
+}
+
+// sendReply answers the request with an engine Reply. Envoy shapes the reply
+// for gRPC requests itself (HTTP 200, grpc-status, grpc-message = body) and
+// ignores grpcStatus for the rest.
+func (f *streamFilter) sendReply(cb api.FilterProcessCallbacks, r *filter.Reply) {
+	var headers map[string][]string
+	if n := len(r.Headers); n > 0 || r.ContentType != "" {
+		headers = make(map[string][]string, n+1)
+		for _, kv := range r.Headers {
+			headers[kv[0]] = append(headers[kv[0]], strings.Clone(kv[1]))
+		}
+		if r.ContentType != "" && r.GRPCStatus < 0 {
+			headers["content-type"] = []string{r.ContentType}
+		}
+	}
+	grpcStatus := int64(r.GRPCStatus)
+	if grpcStatus < 0 {
+		// The golang filter turns -1 into grpc-status: -1 rather than
+		// Envoy's own default, so pass that default explicitly.
+		grpcStatus = grpcStatusForHTTP(r.Status)
+	}
+	cb.SendLocalReply(r.Status, r.Body, headers, grpcStatus, r.Details)
+}
+
+// grpcStatusForHTTP is Envoy's Grpc::Utility::httpToGrpcStatus: the gRPC
+// status a local reply carries when a plain HTTP status is sent to a gRPC
+// client.
+func grpcStatusForHTTP(status int) int64 {
+	switch status {
+	case 400:
+		return 13 // INTERNAL
+	case 401:
+		return 16 // UNAUTHENTICATED
+	case 403:
+		return 7 // PERMISSION_DENIED
+	case 404:
+		return 12 // UNIMPLEMENTED
+	case 429, 502, 503, 504:
+		return 14 // UNAVAILABLE
+	}
+	return 2 // UNKNOWN
+}
+
+// recoverCallback turns a panic in this adapter's own code during an Envoy
+// callback into the engine's 500 reply (the engine guards its own). It must
+// be deferred directly: recover only works there.
+func (f *streamFilter) recoverCallback(st *api.StatusType, cb api.FilterProcessCallbacks) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
+	*st = api.LocalReply
+	defer f.recoverQuietly()
+	f.sendReply(cb, filter.PanicReply())
+}
+
+// recoverAsync is recoverCallback for goroutines: no status to return, the
+// reply is the only way to end the request. If the stream is gone already
+// (the client left), the SDK's own panic about it is only logged.
+func (f *streamFilter) recoverAsync(cb api.FilterProcessCallbacks) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
+	if f.destroyed {
+		return
+	}
+	defer f.recoverQuietly()
+	f.sendReply(cb, filter.PanicReply())
+}
+
+func (f *streamFilter) recoverQuietly() {
+	if v := recover(); v != nil {
+		f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
+	}
+}
+
+func (f *streamFilter) log(msg string) { f.cb.Log(api.Error, msg) }

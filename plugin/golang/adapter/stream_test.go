@@ -1,0 +1,641 @@
+package adapter
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	xdsv3 "github.com/cncf/xds/go/xds/type/v3"
+	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/envoy-btp/envoy-btp/filter"
+)
+
+// configLog collects what the engine logs at config level (logError).
+var configLog struct {
+	sync.Mutex
+	lines []string
+}
+
+func init() {
+	logError = func(msg string) {
+		configLog.Lock()
+		defer configLog.Unlock()
+		configLog.lines = append(configLog.lines, msg)
+	}
+}
+
+// typedStruct packs JSON config the way `btp render --host golang` does:
+// Any(xds.type.v3.TypedStruct{value: Struct}).
+func typedStruct(t testing.TB, js string) *anypb.Any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(js), &m); err != nil {
+		t.Fatalf("test config %s: %v", js, err)
+	}
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := anypb.New(&xdsv3.TypedStruct{TypeUrl: "type.googleapis.com/envoy-btp.config", Value: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// rig is one filter chain: the filter-level config (with Envoy's stats),
+// optionally a per-route config merged over it the way Envoy does.
+type rig struct {
+	t     testing.TB
+	cfg   any
+	stats *fakeConfigCallbacks
+}
+
+func newRig(t testing.TB, filterLevel, route string) *rig {
+	t.Helper()
+	r := &rig{t: t, stats: newConfigCallbacks()}
+	var p ConfigParser
+	parent, err := p.Parse(typedStruct(t, filterLevel), r.stats)
+	if err != nil {
+		t.Fatalf("filter-level config: %v", err)
+	}
+	r.cfg = parent
+	if route != "" {
+		child, err := p.Parse(typedStruct(t, route), nil)
+		if err != nil {
+			t.Fatalf("route config: %v", err)
+		}
+		r.cfg = p.Merge(parent, child)
+	}
+	return r
+}
+
+// request is one stream through the adapter, with the fakes Envoy would hand it.
+type request struct {
+	f   *streamFilter
+	h   *fakeHandler
+	req *fakeHeaders
+}
+
+func (r *rig) request(remote, method, path string, kv ...string) *request {
+	h := newHandler(remote)
+	f := NewStreamFilter(r.cfg, h).(*streamFilter)
+	hdr := newHeaders(append([]string{":method", method, ":path", path, ":scheme", "http", ":authority", "example.com"}, kv...)...)
+	return &request{f: f, h: h, req: hdr}
+}
+
+// waitDone waits for the asynchronous half of a request (a Continue or a
+// local reply from a goroutine).
+func waitDone(t testing.TB, p *fakeProcess) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Continue or SendLocalReply within 5s")
+	}
+}
+
+func (r *request) replies() []localReply { rs, _ := r.h.dec.snapshot(); return rs }
+
+func TestParse(t *testing.T) {
+	var p ConfigParser
+	good := `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Second"}}]}}}`
+	str, _ := anypb.New(structpb.NewStringValue(good).GetStructValue())
+	_ = str
+	asStruct := func() *anypb.Any {
+		var m map[string]any
+		json.Unmarshal([]byte(good), &m)
+		s, _ := structpb.NewStruct(m)
+		a, _ := anypb.New(s)
+		return a
+	}
+	tests := []struct {
+		name    string
+		any     *anypb.Any
+		wantErr string
+	}{
+		{"typed struct", typedStruct(t, good), ""},
+		{"struct", asStruct(), ""},
+		{"empty any (no plugin_config)", &anypb.Any{}, ""},
+		{"nil", nil, ""},
+		{"bad unit names the field", typedStruct(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Sec"}}]}}}`),
+			"rateLimit.local.rules[0].limit.unit"},
+		{"unknown field is refused", typedStruct(t, `{"rateLimt":{}}`), "rateLimt"},
+		{"bad duration", typedStruct(t, `{"faultInjection":{"delay":{"fixedDelay":"5 seconds"}}}`), "faultInjection.delay.fixedDelay"},
+		{"wrong type url", &anypb.Any{TypeUrl: "type.googleapis.com/google.protobuf.Duration"}, "google.protobuf.Duration"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, cb := range []api.ConfigCallbackHandler{newConfigCallbacks(), nil} {
+				cfg, err := p.Parse(tc.any, cb)
+				if tc.wantErr == "" {
+					if err != nil || cfg == nil {
+						t.Fatalf("Parse: %v", err)
+					}
+					if _, ok := cfg.(*filter.Config); !ok {
+						t.Fatalf("Parse returned %T", cfg)
+					}
+					continue
+				}
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "btp: ") {
+					t.Fatalf("Parse error = %v, want one naming %q", err, tc.wantErr)
+				}
+			}
+		})
+	}
+}
+
+func TestStatsDefinedAtFilterLevel(t *testing.T) {
+	cb := newConfigCallbacks()
+	if _, err := (ConfigParser{}).Parse(typedStruct(t, `{}`), cb); err != nil {
+		t.Fatal(err)
+	}
+	for c := range filter.NumCounters {
+		if _, ok := cb.counters[c.Name()]; !ok {
+			t.Errorf("counter %s not defined", c.Name())
+		}
+	}
+	if len(cb.counters) != int(filter.NumCounters) {
+		t.Errorf("defined %d counters, want %d", len(cb.counters), filter.NumCounters)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	const cfg = `{"rateLimit":{"type":"Local","local":{"rules":[
+		{"clientSelectors":[{"headers":[{"type":"Distinct","name":"x-user"}]}],"limit":{"requests":2,"unit":"Minute"}},
+		{"clientSelectors":[{"sourceCIDR":{"type":"Exact","value":"10.1.0.0/16"}}],"limit":{"requests":1,"unit":"Hour"}}
+	]}}}`
+	r := newRig(t, `{}`, cfg)
+	type step struct {
+		remote, user string
+		want         int // 0 = forwarded upstream, else the local reply status
+		remaining    string
+	}
+	steps := []step{
+		{"192.0.2.1:1000", "alice", 0, "1"},
+		{"192.0.2.1:1000", "alice", 0, "0"},
+		{"192.0.2.1:1000", "alice", 429, "0"},
+		{"192.0.2.1:1000", "bob", 0, "1"}, // Distinct: bob has his own bucket
+		{"10.1.2.3:1000", "", 0, "0"},     // second rule: one an hour from 10.1/16
+		{"10.1.9.9:1000", "", 429, "0"},
+		{"192.0.2.1:1000", "", 0, ""}, // no rule matches: unlimited, no headers
+	}
+	for i, s := range steps {
+		var kv []string
+		if s.user != "" {
+			kv = []string{"x-user", s.user}
+		}
+		q := r.request(s.remote, "GET", "/", kv...)
+		st := q.f.DecodeHeaders(q.req, true)
+		if s.want != 0 {
+			rs := q.replies()
+			if st != api.LocalReply || len(rs) != 1 || rs[0].status != s.want {
+				t.Fatalf("step %d: status %v replies %+v, want local reply %d", i, st, rs, s.want)
+			}
+			if got := rs[0].headers["x-ratelimit-remaining"]; len(got) != 1 || got[0] != s.remaining {
+				t.Errorf("step %d: 429 x-ratelimit-remaining %v, want %s", i, got, s.remaining)
+			}
+			if len(rs[0].headers["x-ratelimit-limit"]) != 1 || len(rs[0].headers["x-ratelimit-reset"]) != 1 {
+				t.Errorf("step %d: 429 without x-ratelimit-limit/reset: %v", i, rs[0].headers)
+			}
+			continue
+		}
+		if st != api.Continue {
+			t.Fatalf("step %d: DecodeHeaders = %v, want Continue", i, st)
+		}
+		resp := newHeaders(":status", "200")
+		if st := q.f.EncodeHeaders(resp, false); st != api.Continue {
+			t.Fatalf("step %d: EncodeHeaders = %v", i, st)
+		}
+		if got := resp.value("x-ratelimit-remaining"); got != s.remaining {
+			t.Errorf("step %d: response x-ratelimit-remaining %q, want %q", i, got, s.remaining)
+		}
+		q.f.OnStreamComplete()
+		q.f.OnDestroy(api.Normal)
+	}
+	if got := r.stats.count("btp.ratelimit.over_limit"); got != 2 {
+		t.Errorf("btp.ratelimit.over_limit = %d, want 2", got)
+	}
+}
+
+func TestFaultAbort(t *testing.T) {
+	r := newRig(t, `{"faultInjection":{"abort":{"httpStatus":503,"percentage":100}}}`, "")
+	q := r.request("192.0.2.1:1", "GET", "/")
+	if st := q.f.DecodeHeaders(q.req, true); st != api.LocalReply {
+		t.Fatalf("DecodeHeaders = %v, want LocalReply", st)
+	}
+	rs := q.replies()
+	if len(rs) != 1 || rs[0].status != 503 || rs[0].body != "fault filter abort" || rs[0].grpcStatus != 14 {
+		t.Fatalf("replies %+v", rs)
+	}
+
+	g := newRig(t, `{"faultInjection":{"abort":{"grpcStatus":8,"percentage":100}}}`, "")
+	q = g.request("192.0.2.1:1", "POST", "/pkg.Svc/Call", "content-type", "application/grpc")
+	if st := q.f.DecodeHeaders(q.req, false); st != api.LocalReply {
+		t.Fatalf("gRPC DecodeHeaders = %v, want LocalReply", st)
+	}
+	rs = q.replies()
+	if len(rs) != 1 || rs[0].grpcStatus != 8 {
+		t.Fatalf("gRPC replies %+v, want grpcStatus 8 for Envoy to shape", rs)
+	}
+	if g.stats.count("btp.fault.aborts") != 1 {
+		t.Errorf("btp.fault.aborts = %d", g.stats.count("btp.fault.aborts"))
+	}
+
+	none := newRig(t, `{"faultInjection":{"abort":{"httpStatus":503,"percentage":0}}}`, "")
+	q = none.request("192.0.2.1:1", "GET", "/")
+	if st := q.f.DecodeHeaders(q.req, true); st != api.Continue || len(q.replies()) != 0 {
+		t.Fatalf("0%% abort: %v %+v", st, q.replies())
+	}
+}
+
+func TestFaultDelay(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	t.Run("continues after the delay", func(t *testing.T) {
+		r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"30ms","percentage":100}},
+			"timeout":{"http":{"requestTimeout":"2s"}}}`, "")
+		q := r.request("192.0.2.1:1", "GET", "/")
+		start := time.Now()
+		if st := q.f.DecodeHeaders(q.req, true); st != api.Running {
+			t.Fatalf("DecodeHeaders = %v, want Running (the worker must not wait)", st)
+		}
+		if _, cs := q.h.dec.snapshot(); len(cs) != 0 {
+			t.Fatalf("continued before the delay: %v", cs)
+		}
+		waitDone(t, q.h.dec)
+		if el := time.Since(start); el < delay {
+			t.Errorf("continued after %v, before the %v delay", el, delay)
+		}
+		rs, cs := q.h.dec.snapshot()
+		if len(rs) != 0 || len(cs) != 1 || cs[0] != api.Continue {
+			t.Fatalf("after delay: replies %+v continues %v", rs, cs)
+		}
+		// the rules after the delay ran on the goroutine, on the same headers
+		if got := q.req.value("x-envoy-upstream-rq-timeout-ms"); got != "2000" {
+			t.Errorf("timeout header after delay = %q, want 2000", got)
+		}
+		if r.stats.count("btp.fault.delays") != 1 {
+			t.Errorf("btp.fault.delays = %d", r.stats.count("btp.fault.delays"))
+		}
+	})
+	t.Run("then aborts", func(t *testing.T) {
+		r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"30ms"},"abort":{"httpStatus":418}}}`, "")
+		q := r.request("192.0.2.1:1", "GET", "/")
+		if st := q.f.DecodeHeaders(q.req, true); st != api.Running {
+			t.Fatalf("DecodeHeaders = %v, want Running", st)
+		}
+		waitDone(t, q.h.dec)
+		rs, cs := q.h.dec.snapshot()
+		if len(rs) != 1 || rs[0].status != 418 || len(cs) != 0 {
+			t.Fatalf("replies %+v continues %v, want one 418 reply", rs, cs)
+		}
+	})
+	t.Run("stream destroyed during the delay", func(t *testing.T) {
+		r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"30ms"}}}`, "")
+		q := r.request("192.0.2.1:1", "GET", "/")
+		if st := q.f.DecodeHeaders(q.req, true); st != api.Running {
+			t.Fatalf("DecodeHeaders = %v, want Running", st)
+		}
+		q.f.OnStreamComplete()
+		q.f.OnDestroy(api.Terminate)
+		time.Sleep(3 * delay)
+		if rs, cs := q.h.dec.snapshot(); len(rs) != 0 || len(cs) != 0 {
+			t.Fatalf("called back into a destroyed stream: replies %+v continues %v", rs, cs)
+		}
+	})
+	t.Run("then buffers the body", func(t *testing.T) {
+		r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"10ms"}},"requestBuffer":{"limit":"8"}}`, "")
+		q := r.request("192.0.2.1:1", "POST", "/")
+		if st := q.f.DecodeHeaders(q.req, false); st != api.Running {
+			t.Fatalf("DecodeHeaders = %v, want Running", st)
+		}
+		waitDone(t, q.h.dec)
+		if _, cs := q.h.dec.snapshot(); len(cs) != 1 || cs[0] != api.StopAndBufferWatermark {
+			t.Fatalf("after delay: continues %v, want StopAndBufferWatermark", cs)
+		}
+		if st := q.f.DecodeData(newBuffer("123456789"), true); st != api.LocalReply {
+			t.Fatalf("9 bytes over an 8-byte limit: %v", st)
+		}
+	})
+}
+
+func TestRequestBuffer(t *testing.T) {
+	r := newRig(t, `{"requestBuffer":{"limit":"10"}}`, "")
+	type chunk struct {
+		data string
+		end  bool
+		want api.StatusType
+	}
+	tests := []struct {
+		name        string
+		kv          []string
+		headersWant api.StatusType
+		chunks      []chunk
+		trailers    bool
+		want413     bool
+	}{
+		{"content-length over the limit is refused at headers", []string{"content-length", "11"}, api.LocalReply, nil, false, true},
+		{"streamed body refused once it passes the limit", nil, api.StopAndBufferWatermark, []chunk{
+			{"123456", false, api.StopAndBufferWatermark},
+			{"123456", false, api.LocalReply},
+		}, false, true},
+		{"body within the limit goes up whole", []string{"content-length", "10"}, api.StopAndBufferWatermark, []chunk{
+			{"12345", false, api.StopAndBufferWatermark},
+			{"12345", true, api.Continue},
+		}, false, false},
+		{"body then trailers", nil, api.StopAndBufferWatermark, []chunk{
+			{"1234", false, api.StopAndBufferWatermark},
+		}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := r.request("192.0.2.1:1", "POST", "/upload", tc.kv...)
+			if st := q.f.DecodeHeaders(q.req, false); st != tc.headersWant {
+				t.Fatalf("DecodeHeaders = %v, want %v", st, tc.headersWant)
+			}
+			for i, c := range tc.chunks {
+				if st := q.f.DecodeData(newBuffer(c.data), c.end); st != c.want {
+					t.Fatalf("chunk %d: DecodeData = %v, want %v", i, st, c.want)
+				}
+			}
+			if tc.trailers {
+				if st := q.f.DecodeTrailers(newHeaders("x-checksum", "1")); st != api.Running {
+					t.Fatalf("DecodeTrailers = %v, want Running (Envoy forwards held data only on an async Continue)", st)
+				}
+				waitDone(t, q.h.dec)
+				if _, cs := q.h.dec.snapshot(); len(cs) != 1 || cs[0] != api.Continue {
+					t.Fatalf("trailers continued with %v", cs)
+				}
+			}
+			rs := q.replies()
+			if tc.want413 != (len(rs) == 1 && rs[0].status == 413) || !tc.want413 && len(rs) != 0 {
+				t.Fatalf("replies %+v, want 413: %v", rs, tc.want413)
+			}
+		})
+	}
+	if got := r.stats.count("btp.buffer.too_large"); got != 2 {
+		t.Errorf("btp.buffer.too_large = %d, want 2", got)
+	}
+
+	// A request without a body never waits for one.
+	q := r.request("192.0.2.1:1", "GET", "/")
+	if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
+		t.Fatalf("bodiless request: %v", st)
+	}
+	// Trailers on a request that was not held continue synchronously.
+	plain := newRig(t, `{}`, "")
+	q = plain.request("192.0.2.1:1", "POST", "/")
+	q.f.DecodeHeaders(q.req, false)
+	q.f.DecodeData(newBuffer("abc"), false)
+	if st := q.f.DecodeTrailers(newHeaders("x", "1")); st != api.Continue {
+		t.Fatalf("trailers without buffering: %v", st)
+	}
+}
+
+func TestResponseOverride(t *testing.T) {
+	r := newRig(t, `{}`, `{"responseOverride":[
+		{"match":{"statusCodes":[{"type":"Range","range":{"start":500,"end":502}}]},
+		 "response":{"statusCode":503,"contentType":"application/json","body":{"type":"Inline","inline":"{\"error\":\"down\"}"}}},
+		{"match":{"statusCodes":[{"value":404}]},"response":{"body":{"inline":"nothing here"}}}]}`)
+	tests := []struct {
+		status   string
+		want     int
+		body, ct string
+	}{
+		{"501", 503, `{"error":"down"}`, "application/json"},
+		{"404", 404, "nothing here", ""},
+		{"200", 0, "", ""},
+		{"503", 0, "", ""},
+	}
+	for _, tc := range tests {
+		q := r.request("192.0.2.1:1", "GET", "/")
+		q.f.DecodeHeaders(q.req, true)
+		st := q.f.EncodeHeaders(newHeaders(":status", tc.status), false)
+		rs, _ := q.h.enc.snapshot()
+		if tc.want == 0 {
+			if st != api.Continue || len(rs) != 0 {
+				t.Errorf("%s: %v %+v, want untouched", tc.status, st, rs)
+			}
+			continue
+		}
+		if st != api.LocalReply || len(rs) != 1 || rs[0].status != tc.want || rs[0].body != tc.body {
+			t.Fatalf("%s: %v %+v", tc.status, st, rs)
+		}
+		if got := rs[0].headers["content-type"]; tc.ct != "" && (len(got) != 1 || got[0] != tc.ct) {
+			t.Errorf("%s: content-type %v, want %s", tc.status, got, tc.ct)
+		}
+		if rs, _ := q.h.dec.snapshot(); len(rs) != 0 {
+			t.Errorf("%s: override sent through the decoder callbacks", tc.status)
+		}
+	}
+	if got := r.stats.count("btp.override.applied"); got != 2 {
+		t.Errorf("btp.override.applied = %d, want 2 (route config counts into the filter-level stats)", got)
+	}
+}
+
+func TestRetryAndTimeoutHeaders(t *testing.T) {
+	r := newRig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, `{"retry":{"numRetries":3,
+		"retryOn":{"triggers":["connect-failure","retriable-status-codes"],"httpStatusCodes":[502,503]},
+		"perRetry":{"timeout":"250ms"}}}`)
+	tests := []struct {
+		method string
+		want   map[string]string
+	}{
+		{"GET", map[string]string{
+			"x-envoy-max-retries": "3", "x-envoy-retry-on": "connect-failure,retriable-status-codes",
+			"x-envoy-retriable-status-codes": "502,503", "x-envoy-upstream-rq-per-try-timeout-ms": "250",
+			"x-envoy-upstream-rq-timeout-ms": "1000",
+		}},
+		{"POST", map[string]string{
+			"x-envoy-max-retries": "0", "x-envoy-retry-on": "", "x-envoy-upstream-rq-timeout-ms": "1000",
+		}},
+	}
+	for _, tc := range tests {
+		q := r.request("192.0.2.1:1", tc.method, "/")
+		if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
+			t.Fatalf("%s: %v", tc.method, st)
+		}
+		for k, v := range tc.want {
+			if got := q.req.value(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", tc.method, k, got, v)
+			}
+		}
+		q.h.info.attempts = 1
+		q.f.OnStreamComplete()
+	}
+	if r.stats.count("btp.retry.non_idempotent") != 1 || r.stats.count("btp.retry.allowed") != 1 {
+		t.Errorf("retry counters: allowed %d non_idempotent %d", r.stats.count("btp.retry.allowed"), r.stats.count("btp.retry.non_idempotent"))
+	}
+}
+
+// TestRetryBudgetFromAttempts: the attempts Envoy reports at stream end
+// (StreamInfo.AttemptCount) spend the route's retry budget.
+func TestRetryBudgetFromAttempts(t *testing.T) {
+	r := newRig(t, `{}`, `{"retry":{"numRetries":2},"retryBudget":{"percent":10,"minRetryConcurrency":0}}`)
+	denied := 0
+	for i := range 200 {
+		q := r.request("192.0.2.1:1", "GET", "/")
+		q.f.DecodeHeaders(q.req, true)
+		if q.req.value("x-envoy-max-retries") == "0" {
+			denied++
+		}
+		q.h.info.attempts = 3 // every request needed both retries
+		q.f.OnStreamComplete()
+		if i == 0 && q.h.info.reads.Load() == 0 {
+			t.Fatal("OnStreamComplete did not read the attempt count")
+		}
+	}
+	if denied == 0 || r.stats.count("btp.retry.denied") != uint64(denied) {
+		t.Fatalf("denied %d requests, btp.retry.denied = %d: the budget was never spent", denied, r.stats.count("btp.retry.denied"))
+	}
+}
+
+func TestPanicAnswers500(t *testing.T) {
+	r := newRig(t, `{"debug":{"panicHeader":"x-panic"}}`, "")
+	q := r.request("192.0.2.1:1", "GET", "/", "x-panic", "1")
+	if st := q.f.DecodeHeaders(q.req, true); st != api.LocalReply {
+		t.Fatalf("DecodeHeaders = %v, want LocalReply", st)
+	}
+	rs := q.replies()
+	if len(rs) != 1 || rs[0].status != 500 {
+		t.Fatalf("replies %+v, want 500", rs)
+	}
+	if r.stats.count("btp.panics") != 1 {
+		t.Errorf("btp.panics = %d", r.stats.count("btp.panics"))
+	}
+	configLog.Lock()
+	logged := strings.Join(configLog.lines, "\n")
+	configLog.Unlock()
+	if !strings.Contains(logged, "x-panic") {
+		t.Errorf("panic not logged; log: %q", logged)
+	}
+	// the next request on the same config is served normally
+	q = r.request("192.0.2.1:1", "GET", "/")
+	if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
+		t.Fatalf("after a panic: %v", st)
+	}
+}
+
+// TestAdapterPanic: a panic in the adapter's own code (here: the response
+// map blows up when the adapter reads the status) is turned into a 500 and
+// logged through the request's callbacks, never into a crash. A panic in a
+// header map the engine calls is caught by the engine's own guard.
+func TestAdapterPanic(t *testing.T) {
+	r := newRig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, "")
+	q := r.request("192.0.2.1:1", "GET", "/")
+	if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
+		t.Fatalf("DecodeHeaders = %v", st)
+	}
+	if st := q.f.EncodeHeaders(explodingHeaders{newHeaders(":status", "200")}, false); st != api.LocalReply {
+		t.Fatalf("EncodeHeaders = %v, want LocalReply", st)
+	}
+	if rs, _ := q.h.enc.snapshot(); len(rs) != 1 || rs[0].status != 500 {
+		t.Fatalf("replies %+v", rs)
+	}
+	logs := q.h.logged()
+	if len(logs) == 0 || logs[0].level != api.Error || !strings.Contains(logs[0].msg, "header map exploded") {
+		t.Fatalf("logs %+v", logs)
+	}
+
+	q = r.request("192.0.2.1:1", "GET", "/")
+	if st := q.f.DecodeHeaders(explodingHeaders{q.req}, true); st != api.LocalReply {
+		t.Fatalf("engine-side panic: DecodeHeaders = %v, want LocalReply", st)
+	}
+	if rs := q.replies(); len(rs) != 1 || rs[0].status != 500 {
+		t.Fatalf("engine-side panic: replies %+v", rs)
+	}
+	if r.stats.count("btp.panics") != 1 {
+		t.Errorf("btp.panics = %d, want 1 (the engine counts its own)", r.stats.count("btp.panics"))
+	}
+}
+
+type explodingHeaders struct{ *fakeHeaders }
+
+func (explodingHeaders) Set(string, string)  { panic("header map exploded") }
+func (explodingHeaders) Status() (int, bool) { panic("header map exploded") }
+
+// TestFetchesOnlyWhatRulesNeed: a request costs Envoy lookups only for the
+// headers and stream info its config's rules name.
+func TestFetchesOnlyWhatRulesNeed(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    string
+		want   map[string]int
+		remote bool
+		noCopy bool
+		kv     []string
+	}{
+		{"no rules", `{}`, map[string]int{}, false, true, nil},
+		{"header rule", `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","value":"a"}]}],"limit":{"requests":9,"unit":"Second"}}]}}}`,
+			map[string]int{"x-user": 1}, false, true, []string{"x-user", "a"}},
+		{"source rule", `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"value":"0.0.0.0/0"}}],"limit":{"requests":9,"unit":"Second"}}]}}}`,
+			map[string]int{}, true, true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, tc.cfg, "")
+			q := r.request("192.0.2.1:1", "GET", "/", tc.kv...)
+			if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
+				t.Fatalf("DecodeHeaders = %v", st)
+			}
+			got := q.req.fetches()
+			for k, n := range tc.want {
+				if got[k] != n {
+					t.Errorf("fetched %s %d times, want %d (all: %v)", k, got[k], n, got)
+				}
+			}
+			for k := range got {
+				if _, ok := tc.want[k]; !ok {
+					t.Errorf("fetched %s, which no rule needs (all: %v)", k, got)
+				}
+			}
+			if tc.noCopy && q.req.copies != 0 {
+				t.Errorf("copied the whole header map %d times", q.req.copies)
+			}
+			if (q.h.info.reads.Load() > 0) != tc.remote {
+				t.Errorf("stream info reads %d, want some: %v", q.h.info.reads.Load(), tc.remote)
+			}
+		})
+	}
+}
+
+// TestEmptyHeaderValue: GetRaw cannot tell an empty header from a missing
+// one; the adapter then asks the map properly.
+func TestEmptyHeaderValue(t *testing.T) {
+	h := newHeaders("x-empty", "")
+	v := &requestView{h: h}
+	if got, ok := v.Header("x-empty"); !ok || got != "" {
+		t.Errorf("empty header: %q %v, want present", got, ok)
+	}
+	if _, ok := v.Header("x-missing"); ok {
+		t.Error("missing header reported present")
+	}
+	if got, ok := v.Header(":method"); ok || got != "" {
+		t.Errorf(":method on an empty map: %q %v", got, ok)
+	}
+}
+
+func TestGRPCStatusForPlainReplies(t *testing.T) {
+	for status, want := range map[int]int64{429: 14, 413: 2, 503: 14, 500: 2, 403: 7} {
+		if got := grpcStatusForHTTP(status); got != want {
+			t.Errorf("grpcStatusForHTTP(%d) = %d, want %d", status, got, want)
+		}
+	}
+	// a plain 429 to a gRPC client carries UNAVAILABLE, never -1
+	r := newRig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}}}`, "")
+	for i := range 2 {
+		q := r.request("192.0.2.1:1", "POST", "/pkg.Svc/Call", "content-type", "application/grpc")
+		q.f.DecodeHeaders(q.req, false)
+		if i == 1 {
+			rs := q.replies()
+			if len(rs) != 1 || rs[0].status != 429 || rs[0].grpcStatus != 14 {
+				t.Fatalf("replies %+v", rs)
+			}
+		}
+	}
+}
