@@ -1,0 +1,352 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	ringhashv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/ring_hash/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	"sigs.k8s.io/yaml"
+
+	"github.com/envoy-btp/envoy-btp/bootstrap"
+	"github.com/envoy-btp/envoy-btp/e2e/harness"
+	"github.com/envoy-btp/envoy-btp/lbhash"
+	"github.com/envoy-btp/envoy-btp/lbhash/fromxds"
+	"github.com/envoy-btp/envoy-btp/policy"
+)
+
+// lbRequests is how many requests, each with its own key, every case sends.
+const lbRequests = 1000
+
+// lbCase is one consistentHash configuration proven against Envoy.
+type lbCase struct {
+	name  string
+	hash  string // the consistentHash block of the policy (YAML)
+	pools []lbPoolSpec
+	// ring swaps the rendered Maglev policy for Envoy's ring hash (Envoy
+	// Gateway only renders Maglev; lbhash models both).
+	ring *ringhashv3.RingHash
+	// newConn sends every request on a fresh connection (source IP and
+	// generated-cookie cases, where the connection's addresses are the key).
+	newConn bool
+	// request builds request i; src is the source IP to bind (nil: any).
+	request func(i int, url string) (*http.Request, net.IP)
+}
+
+type lbPoolSpec struct {
+	size, weight int
+}
+
+// lbPool is what the resource template sees.
+type lbPool struct {
+	Name     string
+	Weight   int
+	Backends []*harness.Backend
+}
+
+func lbCases() []lbCase {
+	one := []lbPoolSpec{{size: 5, weight: 1}}
+	get := func(url string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		return req
+	}
+	header := func(i int, url string) (*http.Request, net.IP) {
+		req := get(url + "/")
+		req.Header.Set("x-user", fmt.Sprintf("user-%d-%x", i, rand.Uint32()))
+		return req, nil
+	}
+	return []lbCase{
+		{
+			name: "SourceIP", hash: "type: SourceIP", pools: one, newConn: true,
+			request: func(i int, url string) (*http.Request, net.IP) {
+				// Every request from its own loopback address 127.a.b.c.
+				return get(url + "/"), net.IPv4(127, byte(1+i/250), byte(i%250), byte(1+(i*37)%250))
+			},
+		},
+		{name: "Header", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header},
+		{
+			name: "Headers", pools: one,
+			hash: "type: Headers\nheaders: [{name: x-tenant}, {name: x-user}]",
+			request: func(i int, url string) (*http.Request, net.IP) {
+				req := get(url + "/")
+				switch i % 4 {
+				case 0: // only the second header: the first contributes nothing
+					req.Header.Set("x-user", fmt.Sprintf("u%d", i))
+				case 1: // a header sent twice: Envoy sorts and chains its values
+					req.Header.Add("x-tenant", fmt.Sprintf("t%d", i))
+					req.Header.Add("x-tenant", fmt.Sprintf("a%d", i))
+					req.Header.Set("x-user", fmt.Sprintf("u%d", i))
+				default:
+					req.Header.Set("x-tenant", fmt.Sprintf("t%d", i%7))
+					req.Header.Set("x-user", fmt.Sprintf("u%d-%x", i, rand.Uint32()))
+				}
+				return req, nil
+			},
+		},
+		{
+			name: "Cookie", pools: one,
+			hash: "type: Cookie\ncookie: {name: session}",
+			request: func(i int, url string) (*http.Request, net.IP) {
+				req := get(url + "/")
+				v := fmt.Sprintf("s%d-%x", i, rand.Uint64())
+				if i%3 == 0 {
+					v = `"` + v + `"` // quoted values hash without the quotes
+				}
+				req.Header.Set("Cookie", fmt.Sprintf("theme=dark; session=%s; lang=en", v))
+				return req, nil
+			},
+		},
+		{
+			name: "CookieGenerated", pools: one, newConn: true,
+			hash: "type: Cookie\ncookie: {name: session, ttl: 1h, attributes: {SameSite: Strict}}",
+			request: func(i int, url string) (*http.Request, net.IP) {
+				return get(url + "/"), nil // no cookie: Envoy generates one per connection
+			},
+		},
+		{
+			name: "QueryParams", pools: one,
+			hash: "type: QueryParams\nqueryParams: [{name: user}, {name: tenant}]",
+			request: func(i int, url string) (*http.Request, net.IP) {
+				q := fmt.Sprintf("user=u%d-%x&tenant=t%d", i, rand.Uint32(), i%5)
+				switch i % 5 {
+				case 0:
+					q = fmt.Sprintf("tenant=only-%d", i)
+				case 1:
+					q = fmt.Sprintf("x=1&user=first-%d&user=second&tenant", i)
+				}
+				return get(url + "/p?" + q), nil
+			},
+		},
+		{
+			name: "WeightedBackends", hash: "type: Header\nheader: {name: x-user}",
+			pools: []lbPoolSpec{{size: 3, weight: 3}, {size: 2, weight: 1}}, request: header,
+		},
+		{
+			name: "RingHash", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
+			ring: &ringhashv3.RingHash{},
+		},
+		{
+			name: "RingHashMurmur", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
+			ring: &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_MURMUR_HASH_2, MinimumRingSize: wrapperspb.UInt64(64)},
+		},
+	}
+}
+
+// TestLBHashPredictsEnvoy renders a ConsistentHash route for every hash
+// type, sends lbRequests requests with distinct keys through a real Envoy,
+// and requires the backend Envoy chose to be lbhash's prediction for every
+// single request.
+func TestLBHashPredictsEnvoy(t *testing.T) {
+	harness.EnvoyBinary(t) // skips (or fails in CI) without an Envoy
+	for _, tc := range lbCases() {
+		t.Run(tc.name, func(t *testing.T) { runLBCase(t, tc) })
+	}
+}
+
+func runLBCase(t *testing.T, tc lbCase) {
+	port, admin := harness.FreePort(t), harness.FreePort(t)
+	var pools []lbPool
+	addrOf := map[string]string{} // backend name -> ip:port
+	for pi, ps := range tc.pools {
+		p := lbPool{Name: fmt.Sprintf("pool-%d", pi), Weight: ps.weight}
+		p.Backends = harness.StartBackends(t, p.Name, ps.size)
+		for _, b := range p.Backends {
+			addrOf[b.Name] = b.Addr()
+		}
+		pools = append(pools, p)
+	}
+	boot := renderLB(t, tc, port, admin, pools)
+	harness.StartEnvoy(t, boot, admin)
+
+	// The prediction is built from the very YAML Envoy runs.
+	rt := predictor(t, boot)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	client := lbClient(tc.newConn)
+
+	hits := map[string]int{}
+	var mismatches []string
+	unpredictable := 0
+	for i := 0; i < lbRequests; i++ {
+		req, src := tc.request(i, url)
+		var local, remote net.Addr
+		trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+			local, remote = ci.Conn.LocalAddr(), ci.Conn.RemoteAddr()
+		}}
+		ctx := httptrace.WithClientTrace(context.WithValue(context.Background(), sourceIPKey{}, src), trace)
+		resp, err := client.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+		got := addrOf[resp.Header.Get(harness.BackendHeader)]
+		hits[got]++
+
+		lr := lbRequestOf(req, local, remote)
+		choice := rt.Choose(lr)
+		if choice.Outcome == lbhash.Unpredictable {
+			unpredictable++
+			continue
+		}
+		if choice.Outcome == lbhash.FromGeneratedCookie {
+			// Envoy must have set the very cookie lbhash derived.
+			want, _ := lbhash.GeneratedCookie(lr.Source, lr.Local)
+			if sc := resp.Header.Get("Set-Cookie"); !strings.HasPrefix(sc, `session="`+want+`"`) {
+				t.Fatalf("request %d: Set-Cookie %q, want session=%q", i, sc, want)
+			}
+		}
+		if want := rt.Endpoint(choice); want != got {
+			mismatches = append(mismatches, fmt.Sprintf("request %d (hash %d): Envoy chose %s, lbhash predicted %s", i, choice.Hash, got, want))
+		}
+	}
+	t.Logf("%d requests, %d unpredictable, spread %v", lbRequests, unpredictable, hits)
+	if unpredictable > 0 {
+		t.Errorf("%d requests had no predictable hash; every request of this test carries its key", unpredictable)
+	}
+	if len(mismatches) > 0 {
+		t.Errorf("%d of %d predictions wrong; first ones:\n%s", len(mismatches), lbRequests,
+			strings.Join(mismatches[:min(10, len(mismatches))], "\n"))
+	}
+	// A spread over every backend shows the test exercised the table.
+	for name, addr := range addrOf {
+		if hits[addr] == 0 {
+			t.Errorf("backend %s (%s) got no request: keys not spread", name, addr)
+		}
+	}
+}
+
+// renderLB executes the resource template, loads and renders it as `btp
+// render --host dynamic-module` does, and returns the bootstrap YAML.
+func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) string {
+	t.Helper()
+	tpl := template.Must(template.New("lbhash.yaml.tmpl").Funcs(template.FuncMap{
+		"indent": func(n int, s string) string {
+			pad := strings.Repeat(" ", n)
+			return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+		},
+	}).ParseFiles(filepath.Join("testdata", "lbhash.yaml.tmpl")))
+	var res bytes.Buffer
+	if err := tpl.Execute(&res, map[string]any{"Port": port, "Pools": pools, "ConsistentHash": tc.hash}); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "resources.yaml")
+	if err := os.WriteFile(in, res.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := policy.Load([]string{in}, nil)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, res.String())
+	}
+	b, err := bootstrap.Render(m, bootstrap.Options{Host: bootstrap.HostDynamicModule, AdminPort: uint32(admin)})
+	if err != nil {
+		t.Fatalf("render: %v\n%s", err, res.String())
+	}
+	if tc.ring != nil {
+		swapToRingHash(t, b, tc.ring)
+	}
+	out, err := bootstrap.YAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func swapToRingHash(t *testing.T, b *bootstrapv3.Bootstrap, rh *ringhashv3.RingHash) {
+	t.Helper()
+	a, err := anypb.New(rh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := 0
+	for _, c := range b.GetStaticResources().GetClusters() {
+		if strings.HasPrefix(c.GetName(), "httproute/default/hashed/") {
+			c.LoadBalancingPolicy = &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+				TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: "envoy.load_balancing_policies.ring_hash", TypedConfig: a},
+			}}}
+			swapped++
+		}
+	}
+	if swapped == 0 {
+		t.Fatal("no cluster of the hashed route to switch to ring hash")
+	}
+}
+
+// predictor parses the bootstrap YAML and models the hashed route.
+func predictor(t *testing.T, boot string) *lbhash.Route {
+	t.Helper()
+	js, err := yaml.YAMLToJSON([]byte(boot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal(js, b); err != nil {
+		t.Fatalf("parse rendered bootstrap: %v", err)
+	}
+	routes, err := fromxds.Routes(b, func(name string) bool { return strings.HasPrefix(name, "httproute/default/hashed/") })
+	if err != nil || len(routes) == 0 {
+		t.Fatalf("route httproute/default/hashed not found in the bootstrap (err %v)", err)
+	}
+	rt, err := fromxds.Route(routes[0], fromxds.Clusters(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.Policies) == 0 {
+		t.Fatal("the rendered route has no hash policy")
+	}
+	return rt
+}
+
+// lbRequestOf is what Envoy's hash policies see of req on a connection from
+// local to remote (client side addresses).
+func lbRequestOf(req *http.Request, local, remote net.Addr) *lbhash.Request {
+	r := &lbhash.Request{Path: req.URL.RequestURI()}
+	if a, err := netip.ParseAddrPort(local.String()); err == nil {
+		r.Source = a
+	}
+	if a, err := netip.ParseAddrPort(remote.String()); err == nil {
+		r.Local = a
+	}
+	for name, vals := range req.Header {
+		for _, v := range vals {
+			r.Headers = append(r.Headers, lbhash.Field{Name: name, Value: v})
+		}
+	}
+	return r
+}
+
+type sourceIPKey struct{}
+
+// lbClient dials from the source IP a request's context carries; newConn
+// makes every request use a connection of its own.
+func lbClient(newConn bool) *http.Client {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		if ip, _ := ctx.Value(sourceIPKey{}).(net.IP); ip != nil {
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{Proxy: nil, DialContext: dial, DisableKeepAlives: newConn, MaxIdleConnsPerHost: 4},
+	}
+}
