@@ -43,6 +43,14 @@ type Vars struct {
 	Port      int // the listener port (Gateway listener or hand-written listener)
 	AdminPort int
 	Backends  []*Backend
+	// Values are test-specific template inputs ({{.Values.name}}).
+	Values map[string]any
+}
+
+// NewVars picks free listener and admin ports for backends.
+func NewVars(t testing.TB, backends []*Backend) Vars {
+	t.Helper()
+	return Vars{Port: FreePort(t), AdminPort: FreePort(t), Backends: backends}
 }
 
 // Proxy is a running Envoy in front of backends.
@@ -64,7 +72,7 @@ func (p *Proxy) URL(path string) string {
 // it and waits until it is ready.
 func Up(t testing.TB, resourcesTemplate string, backends []*Backend) *Proxy {
 	t.Helper()
-	v := Vars{Port: FreePort(t), AdminPort: FreePort(t), Backends: backends}
+	v := NewVars(t, backends)
 	resources := Execute(t, resourcesTemplate, v)
 	boot := Render(t, resources, v.AdminPort)
 	return &Proxy{Envoy: StartEnvoy(t, boot, v.AdminPort), Port: v.Port, Backends: backends, Bootstrap: boot}
@@ -73,7 +81,7 @@ func Up(t testing.TB, resourcesTemplate string, backends []*Backend) *Proxy {
 // UpBootstrap starts Envoy on a hand-written bootstrap template.
 func UpBootstrap(t testing.TB, bootstrapTemplate string, backends []*Backend) *Proxy {
 	t.Helper()
-	v := Vars{Port: FreePort(t), AdminPort: FreePort(t), Backends: backends}
+	v := NewVars(t, backends)
 	boot := Execute(t, bootstrapTemplate, v)
 	return &Proxy{Envoy: StartEnvoy(t, boot, v.AdminPort), Port: v.Port, Backends: backends, Bootstrap: boot}
 }

@@ -24,24 +24,24 @@ const FilterName = "btp"
 type ConfigFactory struct{}
 
 // Create parses the filter-level config (the defaults every route merges
-// over). An error makes Envoy refuse the config; the error is logged first
-// so the reason is in Envoy's log next to Envoy's own refusal.
+// over). On an error the SDK logs it ("Failed to load configuration: btp
+// filter config: <field path>: ...") and Envoy refuses the config.
 func (ConfigFactory) Create(h shared.HttpFilterConfigHandle, raw []byte) (shared.HttpFilterFactory, error) {
 	logger.Store(&h)
 	cfg, err := parse(raw)
 	if err != nil {
-		h.Log(shared.LogLevelError, "btp: filter config rejected: %v", err)
 		return nil, fmt.Errorf("btp filter config: %w", err)
 	}
 	return &Factory{defaults: cfg, ids: defineCounters(h)}, nil
 }
 
-// CreatePerRoute parses one route's config. The SDK logs the returned error
-// and Envoy refuses the route config.
+// CreatePerRoute parses one route's config. On an error the SDK logs it
+// ("Failed to load per-route configuration: btp per-route config: ...") and
+// Envoy refuses the route config. (Envoy may parse route configs before any
+// filter config, so there is no handle to log through here.)
 func (ConfigFactory) CreatePerRoute(raw []byte) (any, error) {
 	cfg, err := parse(raw)
 	if err != nil {
-		logf(shared.LogLevelError, "btp: per-route config rejected: %v", err)
 		return nil, fmt.Errorf("btp per-route config: %w", err)
 	}
 	return cfg, nil
