@@ -9,7 +9,7 @@ func TestParseDuration(t *testing.T) {
 	good := map[string]time.Duration{
 		"0s": 0, "1s": time.Second, "250ms": 250 * time.Millisecond, "1h30m": 90 * time.Minute,
 		"1h2m3s4ms": time.Hour + 2*time.Minute + 3*time.Second + 4*time.Millisecond,
-		"99999s": 99999 * time.Second, "1m1m": 2 * time.Minute,
+		"99999s":    99999 * time.Second, "1m1m": 2 * time.Minute,
 	}
 	for in, want := range good {
 		got, err := ParseDuration(in)
