@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -197,4 +198,31 @@ func formatScopes(s map[scope]bool) string {
 		}
 	}
 	return strings.Join(parts, " and ")
+}
+
+// StatusDocument is p as `btp status` prints it: identity and
+// status.ancestors, without lastTransitionTime (no controller ran, so there
+// is no transition to time).
+func StatusDocument(p *egv1a1.BackendTrafficPolicy) (map[string]any, error) {
+	b, err := json.Marshal(p.Status)
+	if err != nil {
+		return nil, err
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	anc, _ := st["ancestors"].([]any)
+	for _, a := range anc {
+		conds, _ := a.(map[string]any)["conditions"].([]any)
+		for _, c := range conds {
+			delete(c.(map[string]any), "lastTransitionTime")
+		}
+	}
+	return map[string]any{
+		"apiVersion": egv1a1.GroupVersion.String(),
+		"kind":       "BackendTrafficPolicy",
+		"metadata":   map[string]any{"name": p.Name, "namespace": p.Namespace},
+		"status":     st,
+	}, nil
 }

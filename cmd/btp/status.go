@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 
+	"github.com/envoy-btp/envoy-btp/policy"
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	"sigs.k8s.io/yaml"
 )
@@ -37,27 +37,9 @@ func init() {
 // status only.
 func writeStatus(w io.Writer, policies []*egv1a1.BackendTrafficPolicy) error {
 	for i, p := range policies {
-		st, err := json.Marshal(p.Status)
+		doc, err := policy.StatusDocument(p)
 		if err != nil {
 			return err
-		}
-		var status map[string]any
-		if err := json.Unmarshal(st, &status); err != nil {
-			return err
-		}
-		// Conditions carry no transition time: nothing ran, nothing moved.
-		if anc, ok := status["ancestors"].([]any); ok {
-			for _, a := range anc {
-				for _, c := range a.(map[string]any)["conditions"].([]any) {
-					delete(c.(map[string]any), "lastTransitionTime")
-				}
-			}
-		}
-		doc := map[string]any{
-			"apiVersion": egv1a1.GroupVersion.String(),
-			"kind":       "BackendTrafficPolicy",
-			"metadata":   map[string]any{"name": p.Name, "namespace": p.Namespace},
-			"status":     status,
 		}
 		out, err := yaml.Marshal(doc)
 		if err != nil {
