@@ -35,6 +35,9 @@ type clusterTemplate struct {
 	protocol *httpv3.HttpProtocolOptions // nil until a feature needs it
 	dns      *dnsclusterv3.DnsCluster    // settings for hostname backends
 	hcPort   uint32                      // healthCheck.active.overrides.port
+	// http2 is set when a feature needs the backend to speak HTTP/2
+	// (gRPC health checks); protocolCluster's explicit choice wins.
+	http2 bool
 }
 
 func (t *clusterTemplate) protocolOptions() *httpv3.HttpProtocolOptions {
@@ -105,6 +108,16 @@ func (c *ruleCtx) template() *clusterTemplate {
 	connectionCluster(c, t)
 	if len(*c.list) > before {
 		return nil
+	}
+	if t.http2 && (t.protocol == nil || t.protocol.UpstreamProtocolOptions == nil) {
+		t.protocolOptions().UpstreamProtocolOptions = &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+					InitialStreamWindowSize:     u32(http2StreamWindow),
+					InitialConnectionWindowSize: u32(http2ConnectionWindow),
+				}},
+			},
+		}
 	}
 	if t.protocol != nil {
 		if t.protocol.UpstreamProtocolOptions == nil {

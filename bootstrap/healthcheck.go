@@ -106,6 +106,8 @@ func healthCheckCluster(c *ruleCtx, t *clusterTemplate) {
 			g.ServiceName = *a.GRPC.Service
 		}
 		hc.HealthChecker = &corev3.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: g}
+		// Envoy checks gRPC over HTTP/2 only: a gRPC backend speaks HTTP/2.
+		t.http2 = true
 	case "":
 		c.fail(f+".type", nil, "is required: allowed HTTP, TCP, GRPC")
 		return

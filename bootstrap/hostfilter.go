@@ -42,7 +42,8 @@ func (r *renderer) btpFilter() *hcmv3.HttpFilter {
 	return &hcmv3.HttpFilter{
 		Name: DynamicModuleFilterName,
 		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&dynmodfilterv3.DynamicModuleFilter{
-			DynamicModuleConfig: moduleConfig(),
+			// metrics_namespace names the module's stats btp.* (Envoy >= 1.38).
+			DynamicModuleConfig: &dynmodv3.DynamicModuleConfig{Name: DynamicModuleName, DoNotClose: true, MetricsNamespace: "btp"},
 			FilterName:          DynamicModuleFilter,
 			FilterConfig:        mustAny(wrapperspb.String("{}")),
 		})},
@@ -72,8 +73,8 @@ func (r *renderer) perRouteFilterConfig(p *config.Policy) (string, *anypb.Any, e
 	}
 	return DynamicModuleFilterName, mustAny(&dynmodfilterv3.DynamicModuleFilterPerRoute{
 		DynamicModuleConfig: moduleConfig(),
-		PerRouteConfigName:  DynamicModuleFilter,
-		FilterName:          DynamicModuleFilter,
-		FilterConfig:        mustAny(wrapperspb.String(string(raw))),
+		// per_route_config_name, not filter_name: Envoy 1.37 knows only it.
+		PerRouteConfigName: DynamicModuleFilter,
+		FilterConfig:       mustAny(wrapperspb.String(string(raw))),
 	}), nil
 }

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"encoding/json"
 	"fmt"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
@@ -65,7 +66,16 @@ func enforcement(c *ruleCtx) *config.Policy {
 // selected host and makes the listener run the btp filter.
 func perRouteConfig(c *ruleCtx) {
 	p := enforcement(c)
-	if p == nil {
+	if p == nil || len(*c.list) > c.errsBefore {
+		return
+	}
+	// Refuse here what the filter would refuse when Envoy loads the route.
+	raw, err := json.Marshal(p)
+	if err == nil {
+		_, err = config.Load(raw)
+	}
+	if err != nil {
+		c.fail("spec", nil, "the btp filter refuses this route's config: "+err.Error())
 		return
 	}
 	name, cfg, err := c.r.perRouteFilterConfig(p)

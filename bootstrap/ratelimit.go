@@ -100,16 +100,17 @@ func rateLimitRoute(c *ruleCtx) {
 		if len(methods) == 0 {
 			methods = []*egv1a1.MethodMatch{nil}
 		}
+		var selActions []*routev3.RateLimit_Action
+		matched := false
+		for si := range rule.ClientSelectors {
+			sel := &rule.ClientSelectors[si]
+			sf := fmt.Sprintf("%s.clientSelectors[%d]", rf, si)
+			selActions = append(selActions, selectorActions(c, sf, idx, sel)...)
+			matched = matched || len(sel.Headers) > 0 || len(sel.Methods) > 0 || sel.Path != nil ||
+				sel.SourceCIDR != nil || len(sel.QueryParams) > 0
+		}
 		for _, method := range methods {
-			actions := []*routev3.RateLimit_Action{genericKey(key, key)}
-			matched := false
-			for si := range rule.ClientSelectors {
-				sel := &rule.ClientSelectors[si]
-				sf := fmt.Sprintf("%s.clientSelectors[%d]", rf, si)
-				actions = append(actions, selectorActions(c, sf, idx, sel)...)
-				matched = matched || len(sel.Headers) > 0 || len(sel.Methods) > 0 || sel.Path != nil ||
-					sel.SourceCIDR != nil || len(sel.QueryParams) > 0
-			}
+			actions := append([]*routev3.RateLimit_Action{genericKey(key, key)}, selActions...)
 			if method != nil {
 				actions = append(actions, headerValueMatch(fmt.Sprintf("rule-%d-method", idx), ":method",
 					exact(string(method.Value)), method.Invert))
@@ -181,7 +182,7 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 		}
 		switch t {
 		case egv1a1.HeaderMatchDistinct:
-			if h.Value != nil || h.Invert != nil {
+			if h.Value != nil || (h.Invert != nil && *h.Invert) {
 				c.fail(hf, nil, "value and invert are not allowed with type Distinct")
 			}
 			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RequestHeaders_{

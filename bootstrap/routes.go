@@ -31,6 +31,8 @@ type ruleCtx struct {
 	attemptCount bool
 	// connect makes the route match CONNECT requests (httpUpgrade CONNECT).
 	connect bool
+	// errsBefore is the error count when the rule started rendering.
+	errsBefore int
 }
 
 func (c *ruleCtx) perFilter(name string, cfg *anypb.Any) {
@@ -57,7 +59,7 @@ func (r *renderer) rule(p *port, l *policy.Listener, rt *policy.Route, rule *pol
 	if len(r.errs) > before {
 		return
 	}
-	c := &ruleCtx{scope: sc, r: r, port: p, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}}
+	c := &ruleCtx{scope: sc, r: r, port: p, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}, errsBefore: before}
 	c.backends(base)
 	if c.action != nil {
 		c.route.Action = &routev3.Route_Route{Route: c.action}

@@ -1,0 +1,92 @@
+package bootstrap
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/envoy-btp/envoy-btp/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml and *.err from the renderer")
+
+// TestGolden renders every testdata/<feature>.in.yaml (loaded through
+// policy.Load, as `btp render` does) and compares the result with
+// <feature>.out.yaml, or with <feature>.err when rendering must fail. Files
+// named *dynamic-module* render for the dynamic-module host, the rest for
+// the golang host.
+func TestGolden(t *testing.T) {
+	ins, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil || len(ins) == 0 {
+		t.Fatalf("no golden inputs in testdata: %v", err)
+	}
+	for _, in := range ins {
+		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
+		t.Run(name, func(t *testing.T) {
+			opts := Options{}
+			if strings.Contains(name, "dynamic-module") {
+				opts.Host = HostDynamicModule
+			}
+			got, isErr := renderFile(t, in, opts)
+			want := filepath.Join("testdata", name+".out.yaml")
+			other := filepath.Join("testdata", name+".err")
+			if isErr {
+				want, other = other, want
+			}
+			if *update {
+				if err := os.WriteFile(want, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				os.Remove(other)
+				return
+			}
+			exp, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatalf("render gave %s:\n%s\n(run `go test ./bootstrap/ -update` to accept)", filepath.Base(want), got)
+			}
+			if !bytes.Equal(got, exp) {
+				t.Errorf("%s differs from the renderer's output (run `go test ./bootstrap/ -update` and review the diff):\n%s",
+					want, firstDiff(exp, got))
+			}
+		})
+	}
+}
+
+// renderFile returns the YAML for in, or the error text and true.
+func renderFile(t *testing.T, in string, opts Options) ([]byte, bool) {
+	t.Helper()
+	m, err := policy.Load([]string{in}, nil)
+	if err != nil {
+		return []byte(err.Error() + "\n"), true
+	}
+	b, err := Render(m, opts)
+	if err != nil {
+		return []byte(err.Error() + "\n"), true
+	}
+	y, err := YAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y, false
+}
+
+func firstDiff(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return "line " + strconv.Itoa(i+1) + ":\n  want: " + a + "\n  got:  " + b
+		}
+	}
+	return "(identical lines, different bytes)"
+}

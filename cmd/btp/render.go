@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/envoy-btp/envoy-btp/bootstrap"
+)
+
+func init() {
+	register(&command{
+		name:    "render",
+		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
+		usage:   "-f FILE_OR_DIR [-f ...] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N]",
+		setup: func(fs *flag.FlagSet) func(*stdio) error {
+			in := inputFlag(fs)
+			out := fs.String("o", "-", "output `FILE`; - for stdout")
+			host := fs.String("host", string(bootstrap.HostGolang), "how Envoy runs the btp filter: golang (contrib golang filter) or dynamic-module (stock Envoy)")
+			lib := fs.String("library-path", bootstrap.DefaultLibraryPath, "golang host: path of libbtp.so inside the Envoy container")
+			admin := fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1")
+			rls := fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT")
+			return func(s *stdio) error {
+				if len(*in) == 0 {
+					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin)")
+				}
+				if *admin == 0 || *admin > 65535 {
+					return fmt.Errorf("btp render: --admin-port %d: allowed 1-65535", *admin)
+				}
+				m, err := in.load(s.in)
+				if err != nil {
+					return err
+				}
+				b, err := bootstrap.Render(m, bootstrap.Options{
+					Host:                bootstrap.Host(*host),
+					LibraryPath:         *lib,
+					AdminPort:           uint32(*admin),
+					RateLimitServiceURL: *rls,
+				})
+				if err != nil {
+					return err
+				}
+				y, err := bootstrap.YAML(b)
+				if err != nil {
+					return err
+				}
+				y = append([]byte(header(*host)), y...)
+				if *out == "-" {
+					_, err = s.out.Write(y)
+					return err
+				}
+				return writeAtomic(*out, y)
+			}
+		},
+	})
+}
+
+func header(host string) string {
+	return "# Rendered by `btp render --host " + host + "`; edit the input resources, not this file.\n"
+}
+
+// writeAtomic replaces path with data through a temporary file in the same
+// directory, so a reader (or Envoy) never sees a partial bootstrap.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".btp-render-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
