@@ -68,18 +68,19 @@ func run(args []string, s *stdio) int {
 	fs := flag.NewFlagSet("btp "+c.name, flag.ContinueOnError)
 	fs.SetOutput(s.err)
 	exec := c.setup(fs)
-	fs.Usage = func() {
-		w := fs.Output()
+	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: btp %s %s\n\n%s\n\nflags:\n", c.name, c.usage, c.summary)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {} // printed below, to stdout for --help
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(s.out)
-			fs.Usage()
+			usage(s.out)
 			return 0
 		}
-		return 1 // flag already printed the error and usage
+		usage(s.err) // flag already printed the error itself
+		return 1
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(s.err, "btp %s: unexpected argument %q (inputs are given with -f)\n", c.name, fs.Arg(0))

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const validInput = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: p1}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  retry: {}
+`
+
+func TestRun(t *testing.T) {
+	bad := validInput + "  loadBalancer: {type: Foo}\n  faultInjection: {}\n"
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		stdin      string
+		code       int
+		out, err   string // substrings; "" means must be empty
+		outNonZero bool
+	}{
+		{name: "no args", args: nil, code: 1, err: "usage: btp COMMAND"},
+		{name: "help", args: []string{"--help"}, code: 0, out: "validate"},
+		{name: "help command", args: []string{"help", "status"}, code: 0, out: "usage: btp status"},
+		{name: "command help", args: []string{"validate", "--help"}, code: 0, out: "-f FILE"},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 1, err: `unknown command "frobnicate": allowed`},
+		{name: "bad flag", args: []string{"validate", "-x"}, code: 1, err: "flag provided but not defined: -x"},
+		{name: "stray argument", args: []string{"validate", "file.yaml"}, code: 1, err: `unexpected argument "file.yaml"`},
+		{name: "validate ok", args: []string{"validate", "-f", "-"}, stdin: validInput, code: 0},
+		{name: "validate lists every error", args: []string{"validate", "-f", "-"}, stdin: bad, code: 1,
+			err: "-: BackendTrafficPolicy/default/p1: spec.loadBalancer.type: unsupported value \"Foo\": allowed BackendUtilization, ConsistentHash, DynamicModule, LeastRequest, Random, RoundRobin\n-: BackendTrafficPolicy/default/p1: spec.faultInjection: Delay and abort faults are set at least one.\n"},
+		{name: "status", args: []string{"status", "-f", "-"}, stdin: validInput, code: 0, out: "reason: Accepted"},
+		{name: "status of invalid policy", args: []string{"status", "-f", "-"}, stdin: bad, code: 1,
+			out: "reason: Invalid", err: "spec.loadBalancer.type"},
+		{name: "explain", args: []string{"explain", "-f", "-"}, stdin: validInput, code: 0, out: "listener http port 80 hostname *"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tc.args, &stdio{in: strings.NewReader(tc.stdin), out: &out, err: &errb})
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tc.code, errb.String())
+			}
+			check := func(what, got, want string) {
+				if want == "" && got != "" {
+					t.Errorf("%s = %q, want empty", what, got)
+				}
+				if !strings.Contains(got, want) {
+					t.Errorf("%s = %q, want it to contain %q", what, got, want)
+				}
+			}
+			check("stdout", out.String(), tc.out)
+			check("stderr", errb.String(), tc.err)
+		})
+	}
+}
