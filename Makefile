@@ -47,3 +47,15 @@ golden: ## regenerate golden files and the example envoy.yaml
 	$(GO) run ./cmd/btp render -f examples/ -o envoy.yaml
 
 example: envoy.yaml
+
+# The docker-compose rig (needs a Docker engine; CI has none). PROFILE picks
+# the host: golang (contrib image, Envoy on :10000) or dynamic-module (:10001).
+PROFILE ?= golang
+COMPOSE  = docker compose -f e2e/docker-compose.yaml --profile $(PROFILE)
+.PHONY: compose-up compose-test compose-down
+compose-up: ## build and start the docker-compose rig (PROFILE=golang|dynamic-module)
+	$(COMPOSE) up -d --build
+compose-test: ## check the running rig: a rate-limited route and a response override
+	bash e2e/compose/test.sh http://localhost:$(if $(filter dynamic-module,$(PROFILE)),10001,10000)
+compose-down: ## stop the rig and drop its rendered bootstraps
+	$(COMPOSE) down -v

@@ -28,7 +28,9 @@ type streamFilter struct {
 	resp      responseView
 	holding   bool        // we returned a stop status on the request: Envoy holds headers/body
 	delay     *time.Timer // the outstanding fault delay, if any
-	destroyed bool
+	// ended: Envoy completed or destroyed the stream; a late timer or
+	// goroutine must not call back into it.
+	ended bool
 }
 
 // NewStreamFilter is the api.StreamFilterFactory: one filter per request.
@@ -106,10 +108,13 @@ func (f *streamFilter) OnLogDownstreamPeriodic(api.RequestHeaderMap, api.Request
 }
 
 // OnStreamComplete tells the engine how many upstream attempts Envoy made,
-// which feeds the route's retry budget, and releases rate-limit state.
+// which feeds the route's retry budget, and releases rate-limit state. A
+// stream can complete during a fault delay (the route timeout or the client
+// ended it): the delay is then dropped.
 func (f *streamFilter) OnStreamComplete() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.end()
 	defer f.recoverQuietly()
 	f.s.OnStreamComplete(int(f.cb.StreamInfo().AttemptCount()))
 }
@@ -119,11 +124,16 @@ func (f *streamFilter) OnStreamComplete() {
 func (f *streamFilter) OnDestroy(api.DestroyReason) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.destroyed = true
+	f.end()
+	f.req.h = nil
+}
+
+func (f *streamFilter) end() {
+	f.ended = true
 	if f.delay != nil {
 		f.delay.Stop()
+		f.delay = nil
 	}
-	f.req.h = nil
 }
 
 // decodeAction performs an engine Action in a synchronous decode callback.
@@ -155,7 +165,7 @@ func (f *streamFilter) decodeAction(a filter.Action, endStream bool) api.StatusT
 func (f *streamFilter) delayDone() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.destroyed {
+	if f.ended {
 		return
 	}
 	f.delay = nil
@@ -179,7 +189,7 @@ func (f *streamFilter) delayDone() {
 func (f *streamFilter) resume(dec api.DecoderFilterCallbacks, st api.StatusType) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.destroyed {
+	if f.ended {
 		return
 	}
 	defer f.recoverAsync(dec)
@@ -251,7 +261,7 @@ func (f *streamFilter) recoverAsync(cb api.FilterProcessCallbacks) {
 		return
 	}
 	f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
-	if f.destroyed {
+	if f.ended {
 		return
 	}
 	defer f.recoverQuietly()

@@ -308,6 +308,25 @@ func TestFaultDelay(t *testing.T) {
 			t.Fatalf("called back into a destroyed stream: replies %+v continues %v", rs, cs)
 		}
 	})
+	t.Run("Envoy answers during the delay", func(t *testing.T) {
+		// the route timeout fires first: Envoy encodes its own 504 through
+		// the filter while the delay's goroutine still waits
+		r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"30ms"}},
+			"responseOverride":[{"match":{"statusCodes":[{"value":504}]},"response":{"body":{"inline":"slow"}}}]}`, "")
+		q := r.request("192.0.2.1:1", "GET", "/")
+		if st := q.f.DecodeHeaders(q.req, true); st != api.Running {
+			t.Fatalf("DecodeHeaders = %v, want Running", st)
+		}
+		if st := q.f.EncodeHeaders(newHeaders(":status", "504"), false); st != api.LocalReply {
+			t.Fatalf("EncodeHeaders(504) = %v, want the override", st)
+		}
+		q.f.OnStreamComplete()
+		time.Sleep(3 * delay)
+		if rs, cs := q.h.dec.snapshot(); len(rs) != 0 || len(cs) != 0 {
+			t.Fatalf("resumed a completed stream: replies %+v continues %v", rs, cs)
+		}
+		q.f.OnDestroy(api.Normal)
+	})
 	t.Run("then buffers the body", func(t *testing.T) {
 		r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"10ms"}},"requestBuffer":{"limit":"8"}}`, "")
 		q := r.request("192.0.2.1:1", "POST", "/")
