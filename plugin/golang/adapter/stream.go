@@ -22,12 +22,12 @@ type streamFilter struct {
 	// callbacks on its worker thread, but a fault delay resumes from a
 	// goroutine, and Envoy may encode a reply (a timeout, another filter's
 	// local reply) while that goroutine runs.
-	mu        sync.Mutex
-	s         filter.Stream
-	req       requestView
-	resp      responseView
-	holding   bool        // we returned a stop status on the request: Envoy holds headers/body
-	delay     *time.Timer // the outstanding fault delay, if any
+	mu      sync.Mutex
+	s       filter.Stream
+	req     requestView
+	resp    responseView
+	holding bool        // we returned a stop status on the request: Envoy holds headers/body
+	delay   *time.Timer // the outstanding fault delay, if any
 	// ended: Envoy completed or destroyed the stream; a late timer or
 	// goroutine must not call back into it.
 	ended bool
