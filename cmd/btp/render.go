@@ -33,12 +33,13 @@ func init() {
 				if err != nil {
 					return err
 				}
-				b, err := bootstrap.Render(m, bootstrap.Options{
+				opts := bootstrap.Options{
 					Host:                bootstrap.Host(*host),
 					LibraryPath:         *lib,
 					AdminPort:           uint32(*admin),
 					RateLimitServiceURL: *rls,
-				})
+				}
+				b, err := bootstrap.Render(m, opts)
 				if err != nil {
 					return err
 				}
@@ -46,7 +47,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				y = append([]byte(header(*host)), y...)
+				y = append([]byte(bootstrap.Comment(opts)), y...)
 				if *out == "-" {
 					_, err = s.out.Write(y)
 					return err
@@ -55,10 +56,6 @@ func init() {
 			}
 		},
 	})
-}
-
-func header(host string) string {
-	return "# Rendered by `btp render --host " + host + "`; edit the input resources, not this file.\n"
 }
 
 // writeAtomic replaces path with data through a temporary file in the same

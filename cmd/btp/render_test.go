@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const renderInput = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: app}
+spec:
+  endpoints: [{ip: {address: 10.0.0.1, port: 80}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: app}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: p1}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app}]
+  faultInjection: {abort: {httpStatus: 503, percentage: 1}}
+`
+
+func renderRun(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"render"}, args...), &stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestRenderStdout(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"--host golang", "envoy.filters.http.golang", "library_path: /etc/envoy/libbtp.so", "port_value: 19000"}},
+		{[]string{"--host", "golang", "--library-path", "/lib/x.so", "--admin-port", "9901", "-o", "-"},
+			[]string{"library_path: /lib/x.so", "port_value: 9901"}},
+		{[]string{"--host", "dynamic-module"}, []string{"envoy.filters.http.dynamic_modules", "name: btp_module", `{"faultInjection":{"abort":{"httpStatus":503,"percentage":1}}}`}},
+	} {
+		code, out, errs := renderRun(t, renderInput, append([]string{"-f", "-"}, tc.args...)...)
+		if code != 0 || errs != "" {
+			t.Fatalf("render %v: exit %d, stderr %q", tc.args, code, errs)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("render %v: output lacks %q", tc.args, w)
+			}
+		}
+	}
+}
+
+func TestRenderWritesAtomically(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "envoy.yaml")
+	if code, _, errs := renderRun(t, renderInput, "-f", "-", "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	good, err := os.ReadFile(out)
+	if err != nil || !bytes.Contains(good, []byte("static_resources:")) {
+		t.Fatalf("output not written: %v\n%s", err, good)
+	}
+	// Bad input: exit 1, the error names the field, the old file is intact
+	// and no temporary file is left behind.
+	bad := strings.Replace(renderInput, "faultInjection: {abort: {httpStatus: 503, percentage: 1}}",
+		"loadBalancer: {type: ConsistentHash, consistentHash: {type: SourceIP, tableSize: 1000}}", 1)
+	code, _, errs := renderRun(t, bad, "-f", "-", "-o", out)
+	if code != 1 || !strings.Contains(errs, "spec.loadBalancer.consistentHash.tableSize") {
+		t.Fatalf("bad input: exit %d, stderr %q", code, errs)
+	}
+	after, _ := os.ReadFile(out)
+	if !bytes.Equal(after, good) {
+		t.Error("a failed render changed the existing output")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries after a failed render, want only envoy.yaml", len(entries))
+	}
+	// A failed render never creates the output.
+	missing := filepath.Join(dir, "new.yaml")
+	if code, _, _ := renderRun(t, bad, "-f", "-", "-o", missing); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a failed render created %s", missing)
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-f", "-", "--host", "wasm"}, `host "wasm": allowed "golang" or "dynamic-module"`},
+		{[]string{"-f", "-", "--admin-port", "70000"}, "--admin-port 70000: allowed 1-65535"},
+		{[]string{"-f", "-", "--ratelimit-url", "http://x"}, `rate limit service URL "http://x": allowed grpc://HOST:PORT`},
+		{nil, "no input"},
+		{[]string{"-f", "-", "-o", "/nonexistent-dir/envoy.yaml"}, "nonexistent-dir"},
+	} {
+		code, out, errs := renderRun(t, renderInput, tc.args...)
+		if code != 1 || out != "" || !strings.Contains(errs, tc.want) {
+			t.Errorf("render %v: exit %d, stdout %q, stderr %q; want exit 1 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
