@@ -146,6 +146,32 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 	if len(g.Spec.Addresses) > 0 {
 		e.add("spec.addresses", "not supported: listeners bind to 0.0.0.0 on their port")
 	}
+	if g.Spec.Infrastructure != nil {
+		e.add("spec.infrastructure", "not supported: there is no infrastructure to provision")
+	}
+	if g.Spec.AllowedListeners != nil {
+		e.add("spec.allowedListeners", "not supported: btp reads no ListenerSet")
+	}
+	if g.Spec.TLS != nil {
+		e.add("spec.tls", "not supported: envoy-btp renders plain HTTP listeners")
+	}
+	if g.Spec.DefaultScope != "" {
+		e.add("spec.defaultScope", "not supported")
+	}
+	// Gateway API: the combination of port, protocol and hostname must be
+	// unique; two listeners on one port need distinct hostnames.
+	seen := map[string]int{}
+	for i, l := range g.Spec.Listeners {
+		host := ""
+		if l.Hostname != nil {
+			host = string(*l.Hostname)
+		}
+		key := fmt.Sprintf("%d/%s/%s", l.Port, l.Protocol, host)
+		if prev, dup := seen[key]; dup {
+			e.add(fmt.Sprintf("spec.listeners[%d]", i), "same port %d, protocol and hostname %q as spec.listeners[%d]: the combination must be unique", l.Port, host, prev)
+		}
+		seen[key] = i
+	}
 	v.model.Gateways = append(v.model.Gateways, mg)
 }
 

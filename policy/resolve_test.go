@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -173,4 +174,40 @@ spec:
 
 func nsn(name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: "default", Name: name}
+}
+
+func TestGatewayUnsupportedAndDuplicates(t *testing.T) {
+	in := `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: eg
+  infrastructure: {labels: {a: b}}
+  listeners:
+  - {name: a, port: 80, protocol: HTTP, hostname: x.com}
+  - {name: b, port: 80, protocol: HTTP, hostname: x.com}
+  - {name: c, port: 80, protocol: HTTP, hostname: y.com}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r1}
+spec:
+  parentRefs: [{name: gw, sectionName: c}, {name: gw, port: 80}]
+`
+	m, errs := load(t, in)
+	wantErrors(t, errs,
+		`Gateway/default/gw: spec.infrastructure: not supported`,
+		`Gateway/default/gw: spec.listeners[1]: same port 80, protocol and hostname "x.com" as spec.listeners[0]`)
+	var attached []string
+	for _, l := range m.Gateways[0].Listeners {
+		for range l.Routes {
+			attached = append(attached, l.Name)
+		}
+	}
+	// parentRef 0 attaches to c; parentRef 1 (port 80) to a and b, and not
+	// to c a second time.
+	if got := fmt.Sprint(attached); got != "[a b c]" {
+		t.Errorf("attached to listeners %s, want [a b c]", got)
+	}
 }

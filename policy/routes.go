@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -12,6 +13,9 @@ import (
 // admit the route's namespace, and the hostnames must intersect.
 func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 	e := v.errs("HTTPRoute", h)
+	if h.Spec.UseDefaultGateways != "" {
+		e.add("spec.useDefaultGateways", "not supported: name the Gateway in parentRefs")
+	}
 	backends := make([][]*Backend, len(h.Spec.Rules))
 	names := map[string]int{}
 	for i := range h.Spec.Rules {
@@ -57,6 +61,10 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 				refused = fmt.Sprintf("listener %q does not allow routes from namespace %q (allowedRoutes)", l.Name, h.Namespace)
 				continue
 			}
+			if v.attachedTo(nn(h), l) {
+				attached++ // an earlier parentRef already attached it here
+				continue
+			}
 			hosts, ok := intersectHostnames(l.Hostname, h.Spec.Hostnames)
 			if !ok {
 				refused = fmt.Sprintf("no route hostname matches listener %q hostname %q", l.Name, *l.Hostname)
@@ -74,6 +82,15 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 			e.add(path, "not attached to Gateway %s: %s", gwNN, refused)
 		}
 	}
+}
+
+func (v *resolver) attachedTo(route types.NamespacedName, l *Listener) bool {
+	for _, at := range v.attachments[route] {
+		if at.listener == l {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Model) gateway(n fmt.Stringer) *Gateway {
