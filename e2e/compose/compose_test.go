@@ -21,6 +21,7 @@ import (
 	golangv3alpha "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/http/golang/v3alpha"
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"sigs.k8s.io/yaml"
 
 	"github.com/envoy-btp/envoy-btp/bootstrap"
@@ -242,46 +243,41 @@ func renderRig(t *testing.T, host bootstrap.Host) *bootstrapv3.Bootstrap {
 	return b
 }
 
-// TestRigConfigLoadsInGolangHost: every btp config the renderer emits for the
-// golang host (filter level and per route) is accepted by the host's own
-// config parser, and the merged route configs carry the rig's policies.
-func TestRigConfigLoadsInGolangHost(t *testing.T) {
-	b := renderRig(t, bootstrap.HostGolang)
-	var parser adapter.ConfigParser
-	routes := 0
+// golangConfigs collects the btp configs of a golang-host bootstrap: the
+// filter-level plugin_config of each HTTP connection manager, and each
+// route's plugins_config.btp, with the listener ports.
+type golangConfigs struct {
+	ports       []uint32
+	filterLevel []*anypb.Any
+	routes      map[string]*anypb.Any
+}
+
+func collectGolangConfigs(t *testing.T, b *bootstrapv3.Bootstrap) golangConfigs {
+	t.Helper()
+	gc := golangConfigs{routes: map[string]*anypb.Any{}}
 	for _, l := range b.GetStaticResources().GetListeners() {
-		if l.GetAddress().GetSocketAddress().GetPortValue() != 10000 {
-			t.Errorf("listener %s on port %d; the compose file publishes 10000", l.GetName(), l.GetAddress().GetSocketAddress().GetPortValue())
-		}
+		gc.ports = append(gc.ports, l.GetAddress().GetSocketAddress().GetPortValue())
 		for _, fc := range l.GetFilterChains() {
 			for _, nf := range fc.GetFilters() {
 				var hcm hcmv3.HttpConnectionManager
 				if err := nf.GetTypedConfig().UnmarshalTo(&hcm); err != nil {
 					t.Fatal(err)
 				}
-				var parent any
 				for _, hf := range hcm.GetHttpFilters() {
 					if hf.GetName() != "envoy.filters.http.golang" {
 						continue
 					}
-					var gc golangv3alpha.Config
-					if err := hf.GetTypedConfig().UnmarshalTo(&gc); err != nil {
+					var c golangv3alpha.Config
+					if err := hf.GetTypedConfig().UnmarshalTo(&c); err != nil {
 						t.Fatal(err)
 					}
-					if gc.GetPluginName() != "btp" || gc.GetLibraryPath() != bootstrap.DefaultLibraryPath {
-						t.Errorf("golang filter: plugin %q library %q", gc.GetPluginName(), gc.GetLibraryPath())
+					if c.GetPluginName() != "btp" || c.GetLibraryPath() != bootstrap.DefaultLibraryPath {
+						t.Errorf("golang filter: plugin %q library %q", c.GetPluginName(), c.GetLibraryPath())
 					}
-					p, err := parser.Parse(gc.GetPluginConfig(), nil)
-					if err != nil {
-						t.Fatalf("filter-level config refused by the golang host: %v", err)
-					}
-					parent = p
-				}
-				if parent == nil {
-					t.Fatal("no golang filter in the rendered HTTP filters")
+					gc.filterLevel = append(gc.filterLevel, c.GetPluginConfig())
 				}
 				for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
-					for _, r := range vh.GetRoutes() {
+					for i, r := range vh.GetRoutes() {
 						pf, ok := r.GetTypedPerFilterConfig()["envoy.filters.http.golang"]
 						if !ok {
 							continue
@@ -290,22 +286,50 @@ func TestRigConfigLoadsInGolangHost(t *testing.T) {
 						if err := pf.UnmarshalTo(&per); err != nil {
 							t.Fatal(err)
 						}
-						child, err := parser.Parse(per.GetPluginsConfig()["btp"].GetConfig(), nil)
-						if err != nil {
-							t.Fatalf("route %s: config refused by the golang host: %v", r.GetName(), err)
-						}
-						if parser.Merge(parent, child) == nil {
-							t.Fatalf("route %s: merge gave nothing", r.GetName())
-						}
-						routes++
+						gc.routes[vh.GetName()+"/"+strconv.Itoa(i)+"/"+r.GetName()] = per.GetPluginsConfig()["btp"].GetConfig()
 					}
 				}
 			}
 		}
 	}
-	if routes != 2 {
-		t.Errorf("%d routes carry btp config, want 2 (limited, override)", routes)
+	return gc
+}
+
+// loadInGolangHost runs every collected config through the golang host's
+// parser and merges each route's over the filter level, as Envoy would.
+func (gc golangConfigs) loadInGolangHost(t *testing.T) {
+	t.Helper()
+	var parser adapter.ConfigParser
+	if len(gc.filterLevel) != 1 {
+		t.Fatalf("%d golang filters, want 1", len(gc.filterLevel))
 	}
+	parent, err := parser.Parse(gc.filterLevel[0], newConfigCallbacks())
+	if err != nil {
+		t.Fatalf("filter-level config refused by the golang host: %v", err)
+	}
+	for name, a := range gc.routes {
+		child, err := parser.Parse(a, nil)
+		if err != nil {
+			t.Fatalf("route %s: config refused by the golang host: %v", name, err)
+		}
+		if parser.Merge(parent, child) == nil {
+			t.Fatalf("route %s: merge gave nothing", name)
+		}
+	}
+}
+
+// TestRigConfigLoadsInGolangHost: every btp config the renderer emits for the
+// golang host (filter level and per route) is accepted by the host's own
+// config parser.
+func TestRigConfigLoadsInGolangHost(t *testing.T) {
+	gc := collectGolangConfigs(t, renderRig(t, bootstrap.HostGolang))
+	if !slices.Equal(gc.ports, []uint32{10000}) {
+		t.Errorf("listener ports %v; the compose file publishes 10000", gc.ports)
+	}
+	if len(gc.routes) != 2 {
+		t.Errorf("%d routes carry btp config, want 2 (limited, override)", len(gc.routes))
+	}
+	gc.loadInGolangHost(t)
 }
 
 // TestRigOnStockEnvoy runs the rig's check script, unchanged, against the
