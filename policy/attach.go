@@ -100,6 +100,9 @@ func (v *resolver) policies() {
 		}
 	}
 	a.effective()
+	for _, p := range a.policies {
+		truncateAncestors(p)
+	}
 	v.model.Policies = a.policies
 }
 

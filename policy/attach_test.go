@@ -220,3 +220,27 @@ func TestPolicyTargetErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAncestorsTruncated(t *testing.T) {
+	var in strings.Builder
+	for i := 0; i < 18; i++ {
+		fmt.Fprintf(&in, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw%02d, labels: {all: \"yes\"}}\nspec:\n  gatewayClassName: eg\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n", i)
+	}
+	// An older policy holds gw17, so this one is Conflicted there and that
+	// ancestor must survive the truncation.
+	in.WriteString(btp("holder", "2024-01-01T00:00:00Z", "  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw17}]\n", "  retry: {}\n"))
+	in.WriteString(btp("wide", "2024-02-01T00:00:00Z", "  targetSelectors: [{kind: Gateway, matchLabels: {all: \"yes\"}}]\n", "  retry: {}\n"))
+	m, errs := load(t, in.String())
+	wantErrors(t, errs)
+	anc := m.Policies[1].Status.Ancestors
+	if len(anc) != maxAncestors {
+		t.Fatalf("%d ancestors, want %d", len(anc), maxAncestors)
+	}
+	if anc[0].AncestorRef.Name != "gw17" || anc[0].Conditions[0].Reason != "Conflicted" {
+		t.Errorf("first ancestor %s %+v, want the Conflicted gw17", anc[0].AncestorRef.Name, anc[0].Conditions)
+	}
+	last := anc[maxAncestors-1]
+	if c := last.Conditions[len(last.Conditions)-1]; c.Type != "Aggregated" || last.AncestorRef.Name != "gw14" {
+		t.Errorf("last ancestor %s %+v, want gw14 with Aggregated", last.AncestorRef.Name, c)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -225,4 +226,38 @@ func StatusDocument(p *egv1a1.BackendTrafficPolicy) (map[string]any, error) {
 		"metadata":   map[string]any{"name": p.Name, "namespace": p.Namespace},
 		"status":     st,
 	}, nil
+}
+
+// maxAncestors is the Gateway API limit on status.ancestors entries.
+const maxAncestors = 16
+
+// truncateAncestors keeps the 16 most telling ancestors as Envoy Gateway
+// does: not accepted first, then overridden, then the rest, each by
+// namespace/name; the last one kept carries an Aggregated condition.
+func truncateAncestors(p *egv1a1.BackendTrafficPolicy) {
+	a := p.Status.Ancestors
+	if len(a) <= maxAncestors {
+		return
+	}
+	rank := func(s *gwapiv1.PolicyAncestorStatus) int {
+		switch {
+		case meta.IsStatusConditionFalse(s.Conditions, string(gwapiv1.PolicyConditionAccepted)):
+			return 0
+		case meta.IsStatusConditionTrue(s.Conditions, string(egv1a1.PolicyConditionOverridden)):
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(a, func(i, j int) bool {
+		if ri, rj := rank(&a[i]), rank(&a[j]); ri != rj {
+			return ri < rj
+		}
+		if *a[i].AncestorRef.Namespace != *a[j].AncestorRef.Namespace {
+			return *a[i].AncestorRef.Namespace < *a[j].AncestorRef.Namespace
+		}
+		return a[i].AncestorRef.Name < a[j].AncestorRef.Name
+	})
+	p.Status.Ancestors = a[:maxAncestors]
+	setCondition(p, p.Status.Ancestors[maxAncestors-1].AncestorRef, egv1a1.PolicyConditionAggregated, metav1.ConditionTrue,
+		egv1a1.PolicyReasonAggregated, "Ancestors have been truncated because the number of policy ancestors exceeds 16.")
 }
