@@ -227,7 +227,7 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 		cfg.limiter = newLimiter(c.RateLimit, &cfg.opts)
 	}
 	if c.Retry != nil {
-		cfg.budget = newRetryBudget(c.RetryBudget, cfg.opts.Now)
+		cfg.budget = newRetryBudget(c.RetryBudget)
 	}
 	if c.Fault != nil {
 		cfg.fault = newFaultReplies(c.Fault)

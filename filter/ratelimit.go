@@ -72,13 +72,12 @@ func newLimiter(p *config.RateLimitPlan, o *Options) *limiter {
 
 var limitedBody = "local_rate_limited"
 
-func (s *Stream) rateLimit(req Request) (Action, bool) {
+func (s *Stream) rateLimit(req Request, now int64) (Action, bool) {
 	l := s.cfg.limiter
 	if l == nil {
 		return Action{}, false
 	}
 	var m matchState
-	now := s.cfg.opts.Now()
 	for _, rs := range l.rules {
 		b := m.match(rs, req, s, now)
 		if b == nil {

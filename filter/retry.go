@@ -22,19 +22,19 @@ func idempotent(method string) bool {
 	return false
 }
 
-func (s *Stream) retryHeaders(req Request) {
+func (s *Stream) retryHeaders(req Request, now int64) {
 	r := s.cfg.c.Retry
 	if r == nil {
 		return
 	}
 	s.retryCounted = true
-	s.cfg.budget.addRequest()
+	s.cfg.budget.addRequest(now)
 	if !r.AllowNonIdempotent && !idempotent(req.Method()) {
 		req.SetHeader("x-envoy-max-retries", "0")
 		s.cfg.inc(RetryNonIdempotent)
 		return
 	}
-	if !s.cfg.budget.allow() {
+	if !s.cfg.budget.allow(now) {
 		req.SetHeader("x-envoy-max-retries", "0")
 		s.cfg.inc(RetryDenied)
 		return
@@ -59,7 +59,7 @@ func (s *Stream) retryComplete(attempts int) {
 	if !s.retryCounted || attempts <= 1 {
 		return
 	}
-	s.cfg.budget.addRetries(int64(attempts - 1))
+	s.cfg.budget.addRetries(s.cfg.opts.Now(), int64(attempts-1))
 }
 
 // retryBudget counts a route's requests and the retries Envoy made for
@@ -70,7 +70,6 @@ func (s *Stream) retryComplete(attempts int) {
 type retryBudget struct {
 	percent float64
 	min     int64
-	now     func() int64
 	slots   [budgetSlots]budgetSlot
 }
 
@@ -85,15 +84,15 @@ type budgetSlot struct {
 	retries  atomic.Int64
 }
 
-func newRetryBudget(p *config.BudgetPlan, now func() int64) *retryBudget {
+func newRetryBudget(p *config.BudgetPlan) *retryBudget {
 	if p == nil {
 		p = &config.DefaultBudget
 	}
-	return &retryBudget{percent: p.Percent, min: int64(p.MinRetryConcurrency), now: now}
+	return &retryBudget{percent: p.Percent, min: int64(p.MinRetryConcurrency)}
 }
 
-func (b *retryBudget) slot() *budgetSlot {
-	e := b.now()/budgetSlotNs + 1
+func (b *retryBudget) slot(now int64) *budgetSlot {
+	e := now/budgetSlotNs + 1
 	sl := &b.slots[e%budgetSlots]
 	if old := sl.epoch.Load(); old != e && sl.epoch.CompareAndSwap(old, e) {
 		sl.requests.Store(0)
@@ -102,12 +101,12 @@ func (b *retryBudget) slot() *budgetSlot {
 	return sl
 }
 
-func (b *retryBudget) addRequest()        { b.slot().requests.Add(1) }
-func (b *retryBudget) addRetries(n int64) { b.slot().retries.Add(n) }
+func (b *retryBudget) addRequest(now int64)          { b.slot(now).requests.Add(1) }
+func (b *retryBudget) addRetries(now int64, n int64) { b.slot(now).retries.Add(n) }
 
 // totals sums the slots inside the window.
-func (b *retryBudget) totals() (requests, retries int64) {
-	e := b.now()/budgetSlotNs + 1
+func (b *retryBudget) totals(now int64) (requests, retries int64) {
+	e := now/budgetSlotNs + 1
 	for i := range b.slots {
 		sl := &b.slots[i]
 		if se := sl.epoch.Load(); se > e-budgetSlots && se <= e {
@@ -118,8 +117,8 @@ func (b *retryBudget) totals() (requests, retries int64) {
 	return requests, retries
 }
 
-func (b *retryBudget) allow() bool {
-	requests, retries := b.totals()
+func (b *retryBudget) allow(now int64) bool {
+	requests, retries := b.totals(now)
 	limit := int64(math.Floor(float64(requests) * b.percent / 100))
 	return retries < max(limit, b.min)
 }

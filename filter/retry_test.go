@@ -96,7 +96,7 @@ func TestRetryBudget(t *testing.T) {
 		s.OnResponseHeaders(503, newResp("x-envoy-attempt-count", "999")) // OnStreamComplete's count wins
 		s.OnStreamComplete(attempts)
 	}
-	_, retries := c.budget.totals()
+	_, retries := c.budget.totals(e.clock.now())
 	// Each allowed request adds 2 retries; the budget stops allowing once
 	// retries >= 20% of requests, so retries end within one request's worth
 	// (2) of 20% of 100.
@@ -122,7 +122,7 @@ func TestRetryBudgetFromResponseHeader(t *testing.T) {
 	s.OnRequestHeaders(newReq("GET", "/"), true)
 	s.OnResponseHeaders(200, newResp("x-envoy-attempt-count", "3"))
 	s.OnStreamComplete(0) // host cannot tell: the header's count is used
-	if _, r := c.budget.totals(); r != 2 {
+	if _, r := c.budget.totals(e.clock.now()); r != 2 {
 		t.Fatalf("retries %d, want 2", r)
 	}
 	req := newReq("GET", "/")

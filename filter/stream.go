@@ -93,10 +93,14 @@ func (s *Stream) afterDelay(req Request) Action {
 	if a, ok := s.bufferHeaders(req); ok {
 		return a
 	}
-	if a, ok := s.rateLimit(req); ok {
+	var now int64 // one clock read serves every rule: reads are not free
+	if s.cfg.limiter != nil || s.cfg.budget != nil {
+		now = s.cfg.opts.Now()
+	}
+	if a, ok := s.rateLimit(req, now); ok {
 		return a
 	}
-	s.retryHeaders(req)
+	s.retryHeaders(req, now)
 	s.timeoutHeaders(req)
 	if s.buffering {
 		return Action{Kind: StopAndBuffer}
@@ -225,7 +229,7 @@ func Merge(parent, child *Config) *Config {
 	if child.c.Retry != nil && child.c.RetryBudget == m.c.RetryBudget {
 		m.budget = child.budget
 	} else if m.c.Retry != nil {
-		m.budget = newRetryBudget(m.c.RetryBudget, m.opts.Now)
+		m.budget = newRetryBudget(m.c.RetryBudget)
 	}
 	if child.c.Fault != nil {
 		m.fault = child.fault
