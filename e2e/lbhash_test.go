@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,7 +162,7 @@ func TestLBHashPredictsEnvoy(t *testing.T) {
 }
 
 func runLBCase(t *testing.T, tc lbCase) {
-	port, admin := harness.FreePort(t), harness.FreePort(t)
+	port, admin := quietPort(t), quietPort(t)
 	var pools []lbPool
 	addrOf := map[string]string{} // backend name -> ip:port
 	for pi, ps := range tc.pools {
@@ -172,7 +173,7 @@ func runLBCase(t *testing.T, tc lbCase) {
 		}
 		pools = append(pools, p)
 	}
-	boot := renderLB(t, tc, port, admin, pools)
+	boot, resources := renderLB(t, tc, port, admin, pools)
 	harness.StartEnvoy(t, boot, admin)
 
 	// The prediction is built from the very YAML Envoy runs.
@@ -217,6 +218,13 @@ func runLBCase(t *testing.T, tc lbCase) {
 		if want := rt.Endpoint(choice); want != got {
 			mismatches = append(mismatches, fmt.Sprintf("request %d (hash %d): Envoy chose %s, lbhash predicted %s", i, choice.Hash, got, want))
 		}
+		// The CLI renders Maglev (as Envoy Gateway does): ask it too, for a
+		// few requests, with the same key.
+		if tc.ring == nil && i < lbCLIChecks {
+			if cli := btpHash(t, resources, lr); cli != got {
+				t.Errorf("request %d: `btp hash` says %s, Envoy chose %s", i, cli, got)
+			}
+		}
 	}
 	t.Logf("%d requests, %d unpredictable, spread %v", lbRequests, unpredictable, hits)
 	if unpredictable > 0 {
@@ -234,9 +242,46 @@ func runLBCase(t *testing.T, tc lbCase) {
 	}
 }
 
+// lbCLIChecks is how many requests per case are also predicted by running
+// `btp hash`.
+const lbCLIChecks = 15
+
+// btpHash runs `btp hash` with r's key and returns the endpoint it prints.
+func btpHash(t *testing.T, resources string, r *lbhash.Request) string {
+	t.Helper()
+	args := []string{"hash", "-f", resources, "--route", "default/hashed", "--path", r.Path}
+	if r.Source.IsValid() {
+		args = append(args, "--source-ip", r.Source.String())
+	}
+	if r.Local.IsValid() {
+		args = append(args, "--local", r.Local.String())
+	}
+	for _, h := range r.Headers {
+		if !strings.EqualFold(h.Name, "cookie") {
+			args = append(args, "--header", h.Name+"="+h.Value)
+			continue
+		}
+		for _, c := range strings.Split(h.Value, ";") {
+			args = append(args, "--cookie", strings.TrimSpace(c))
+		}
+	}
+	out, err := exec.Command(harness.BtpBinary(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("btp %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if ep, ok := strings.CutPrefix(line, "endpoint: "); ok {
+			return ep
+		}
+	}
+	t.Fatalf("btp hash printed no endpoint:\n%s", out)
+	return ""
+}
+
 // renderLB executes the resource template, loads and renders it as `btp
-// render --host dynamic-module` does, and returns the bootstrap YAML.
-func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) string {
+// render --host dynamic-module` does, and returns the bootstrap YAML and
+// the resource file.
+func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) (string, string) {
 	t.Helper()
 	tpl := template.Must(template.New("lbhash.yaml.tmpl").Funcs(template.FuncMap{
 		"indent": func(n int, s string) string {
@@ -267,7 +312,7 @@ func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(out)
+	return string(out), in
 }
 
 func swapToRingHash(t *testing.T, b *bootstrapv3.Bootstrap, rh *ringhashv3.RingHash) {
@@ -331,6 +376,24 @@ func lbRequestOf(req *http.Request, local, remote net.Addr) *lbhash.Request {
 		}
 	}
 	return r
+}
+
+// quietPort is a free port below the kernel's ephemeral range (32768+), so
+// the thousands of client connections these tests open (and other tests
+// running beside them) cannot take it between the check and Envoy's bind.
+func quietPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
+	}
+	t.Fatal("no free port in 20000-31999")
+	return 0
 }
 
 type sourceIPKey struct{}
