@@ -8,8 +8,8 @@ import (
 
 // requestView is the engine's filter.Request over the SDK's header map. It
 // fetches one header at a time (GetRaw is a single lookup in Envoy's map;
-// Get would first copy every header into Go), so a request costs only the
-// headers its rules name.
+// Get would first copy every header of the request into Go), so a request
+// costs only the headers its rules name.
 type requestView struct {
 	h  api.RequestHeaderMap
 	cb api.FilterCallbackHandler
@@ -40,12 +40,14 @@ func (r *responseView) Header(name string) (string, bool) { return header(r.h, n
 func (r *responseView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
 
 // header returns a header's first value. GetRaw cannot tell an absent
-// header from an empty one, so only an empty answer pays for Get.
+// header from one with an empty value, and the only call that can (Get)
+// copies the whole header map into Go first, for every miss. So on this host
+// a header with an empty value counts as absent (docs/golang.md).
 func header(h api.HeaderMap, name string) (string, bool) {
 	if v := h.GetRaw(name); v != "" {
 		return clone(v), true
 	}
-	return h.Get(name)
+	return "", false
 }
 
 // clone copies a value GetRaw returned: it points into Envoy's header map,
