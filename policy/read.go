@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -271,9 +272,12 @@ func validateObject(key string, data []byte, e errs) ([]byte, bool) {
 	s := all[key]
 	applyDefaults(s, raw)
 	validateSchema(s, raw, e)
-	if strings.HasSuffix(key, "/BackendTrafficPolicy") {
+	switch {
+	case strings.HasSuffix(key, "/BackendTrafficPolicy"):
 		checkRules(btpRules, raw, e)
 		checkBTPScope(raw, e)
+	case strings.HasSuffix(key, "/HTTPRoute"):
+		checkRules(httpRouteRules, raw, e)
 	}
 	out, err := json.Marshal(raw)
 	if err != nil {
@@ -302,7 +306,15 @@ func strictField(msg string) (string, string) {
 // decodeField turns a JSON type error into (field, message).
 func decodeField(err error) (string, string) {
 	if m := typeRe.FindStringSubmatch(err.Error()); m != nil {
-		return m[2], fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])
+		// Drop embedded Go struct names (spec.ClusterSettings.retry): they
+		// are not part of the JSON path.
+		var path []string
+		for _, seg := range strings.Split(m[2], ".") {
+			if seg != "" && !unicode.IsUpper(rune(seg[0])) {
+				path = append(path, seg)
+			}
+		}
+		return strings.Join(path, "."), fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])
 	}
 	return "", err.Error()
 }

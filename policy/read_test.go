@@ -189,3 +189,36 @@ func TestDefaultsApplied(t *testing.T) {
 		t.Errorf("faultInjection.delay.percentage = %v, want the CRD default 100", p.Spec.FaultInjection.Delay.Percentage)
 	}
 }
+
+func TestHTTPRouteRules(t *testing.T) {
+	route := gatewayYAML + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  parentRefs: [{name: gw}]\n"
+	for _, tc := range []struct {
+		name, spec string
+		want       []string
+	}{
+		{"relative path", "  rules: [{matches: [{path: {type: PathPrefix, value: api}}]}]\n",
+			[]string{`HTTPRoute/default/r: spec.rules[0].matches[0].path: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']`}},
+		{"dot segment", "  rules: [{matches: [{path: {type: Exact, value: /a/../b}}]}]\n",
+			[]string{`spec.rules[0].matches[0].path: must not contain '/../'`}},
+		{"regex path is not checked as a path", "  rules: [{matches: [{path: {type: RegularExpression, value: 'x//y'}}]}]\n", nil},
+		{"same parent twice", "  parentRefs: [{name: gw}, {name: gw}]\n",
+			[]string{`spec.parentRefs: sectionName or port must be unique when parentRefs includes 2 or more references to the same parent`}},
+		{"filter without its field", "  rules: [{filters: [{type: RequestHeaderModifier}]}]\n",
+			[]string{`spec.rules[0].filters[0]: filter.requestHeaderModifier must be specified for RequestHeaderModifier filter.type`}},
+		{"filter repeated", "  rules: [{filters: [{type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}, {type: RequestHeaderModifier, requestHeaderModifier: {remove: [b]}}]}]\n",
+			[]string{`spec.rules[0].filters: RequestHeaderModifier filter cannot be repeated`}},
+		{"redirect with backends", "  rules: [{filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}], backendRefs: [{name: web, port: 80}]}]\n",
+			[]string{`spec.rules[0]: RequestRedirect filter must not be used together with backendRefs`, `Service "default/web" not found`}},
+		{"timeouts", "  rules: [{timeouts: {request: 1s, backendRequest: 2s}}]\n",
+			[]string{`spec.rules[0].timeouts: backendRequest timeout cannot be longer than request timeout`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := route + tc.spec
+			if strings.HasPrefix(tc.spec, "  parentRefs") {
+				in = strings.Replace(route, "  parentRefs: [{name: gw}]\n", tc.spec, 1)
+			}
+			_, errs := load(t, in)
+			wantErrors(t, errs, tc.want...)
+		})
+	}
+}
