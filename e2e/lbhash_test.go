@@ -20,6 +20,7 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	ringhashv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/ring_hash/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -79,6 +80,16 @@ func lbCases() []lbCase {
 			request: func(i int, url string) (*http.Request, net.IP) {
 				// Every request from its own loopback address 127.a.b.c.
 				return get(url + "/"), net.IPv4(127, byte(1+i/250), byte(i%250), byte(1+(i*37)%250))
+			},
+		},
+		{
+			// A client's X-Forwarded-For decides the source IP Envoy hashes
+			// unless the listener uses the connection's address.
+			name: "SourceIPForwardedFor", hash: "type: SourceIP", pools: one,
+			request: func(i int, url string) (*http.Request, net.IP) {
+				req := get(url + "/")
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.1, 198.51.%d.%d", i/250, 1+i%250))
+				return req, nil
 			},
 		},
 		{name: "Header", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header},
@@ -177,7 +188,7 @@ func runLBCase(t *testing.T, tc lbCase) {
 	harness.StartEnvoy(t, boot, admin)
 
 	// The prediction is built from the very YAML Envoy runs.
-	rt := predictor(t, boot)
+	rt, trustXFF := predictor(t, boot)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := lbClient(tc.newConn)
 
@@ -203,6 +214,11 @@ func runLBCase(t *testing.T, tc lbCase) {
 		hits[got]++
 
 		lr := lbRequestOf(req, local, remote)
+		if xff := req.Header.Get("X-Forwarded-For"); xff != "" && trustXFF {
+			// Envoy takes the last X-Forwarded-For address as the client.
+			parts := strings.Split(xff, ",")
+			lr.Source = netip.AddrPortFrom(netip.MustParseAddr(strings.TrimSpace(parts[len(parts)-1])), lr.Source.Port())
+		}
 		choice := rt.Choose(lr)
 		if choice.Outcome == lbhash.Unpredictable {
 			unpredictable++
@@ -335,8 +351,10 @@ func swapToRingHash(t *testing.T, b *bootstrapv3.Bootstrap, rh *ringhashv3.RingH
 	}
 }
 
-// predictor parses the bootstrap YAML and models the hashed route.
-func predictor(t *testing.T, boot string) *lbhash.Route {
+// predictor parses the bootstrap YAML and models the hashed route; trustXFF
+// says whether the listener takes the client address from X-Forwarded-For
+// (use_remote_address false, Envoy's default).
+func predictor(t *testing.T, boot string) (*lbhash.Route, bool) {
 	t.Helper()
 	js, err := yaml.YAMLToJSON([]byte(boot))
 	if err != nil {
@@ -357,7 +375,18 @@ func predictor(t *testing.T, boot string) *lbhash.Route {
 	if len(rt.Policies) == 0 {
 		t.Fatal("the rendered route has no hash policy")
 	}
-	return rt
+	trustXFF := true
+	for _, l := range b.GetStaticResources().GetListeners() {
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				hcm := &hcmv3.HttpConnectionManager{}
+				if f.GetTypedConfig().UnmarshalTo(hcm) == nil && hcm.GetUseRemoteAddress().GetValue() {
+					trustXFF = false
+				}
+			}
+		}
+	}
+	return rt, trustXFF
 }
 
 // lbRequestOf is what Envoy's hash policies see of req on a connection from
