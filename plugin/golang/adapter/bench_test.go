@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
 )
@@ -20,11 +21,13 @@ func BenchmarkRequest(b *testing.B) {
 		"requestBuffer":{"limit":"1Mi"},
 		"retry":{"numRetries":2,"retryOn":{"triggers":["connect-failure"]}}}`)
 	h := newHandler("192.0.2.1:1000")
-	req := newHeaders(":method", "GET", ":path", "/", "x-user", "alice")
-	resp := newHeaders(":status", "200")
+	req := &benchHeaders{kv: [][2]string{{":method", "GET"}, {":path", "/"}, {"x-user", "alice"}}}
+	resp := &benchHeaders{kv: [][2]string{{":status", "200"}}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
+		req.reset(3)
+		resp.reset(1)
 		f := NewStreamFilter(r.cfg, h)
 		if f.DecodeHeaders(req, true) != api.Continue || f.EncodeHeaders(resp, false) != api.Continue {
 			b.Fatal("request not forwarded")
@@ -32,4 +35,45 @@ func BenchmarkRequest(b *testing.B) {
 		f.OnStreamComplete()
 		f.OnDestroy(api.Normal)
 	}
+	if got := resp.GetRaw("x-ratelimit-limit"); got == "" {
+		b.Fatal("the engine set no x-ratelimit-limit")
+	}
+}
+
+// benchHeaders is a header map whose Set copies into memory it reuses, the
+// way Envoy copies into its own header map: no Go allocation per call, so
+// the benchmark's allocations are the adapter's and the engine's.
+type benchHeaders struct {
+	fakeHeaders // methods the benchmark never reaches
+	kv          [][2]string
+	arena       []byte
+}
+
+func (h *benchHeaders) GetRaw(name string) string {
+	for _, e := range h.kv {
+		if e[0] == name {
+			return e[1]
+		}
+	}
+	return ""
+}
+
+func (h *benchHeaders) Set(name, value string) {
+	start := len(h.arena)
+	h.arena = append(h.arena, value...)
+	v := unsafe.String(unsafe.SliceData(h.arena[start:]), len(value))
+	for i := range h.kv {
+		if h.kv[i][0] == name {
+			h.kv[i][1] = v
+			return
+		}
+	}
+	h.kv = append(h.kv, [2]string{name, v})
+}
+
+func (h *benchHeaders) Status() (int, bool) { return 200, true }
+
+func (h *benchHeaders) reset(n int) {
+	h.kv = h.kv[:n]
+	h.arena = h.arena[:0]
 }

@@ -67,10 +67,11 @@ func (h *fakeHeaders) Values(key string) []string {
 	return append([]string(nil), h.m[strings.ToLower(key)]...)
 }
 
+// Set copies the value, as Envoy does when the SDK hands it over.
 func (h *fakeHeaders) Set(key, value string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.m[strings.ToLower(key)] = []string{value}
+	h.m[strings.ToLower(key)] = []string{strings.Clone(value)}
 }
 
 func (h *fakeHeaders) Add(key, value string) {

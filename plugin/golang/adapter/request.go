@@ -26,9 +26,12 @@ func (r *requestView) SourceAddress() string {
 	return r.cb.StreamInfo().DownstreamRemoteAddress()
 }
 
-// SetHeader copies: the engine's value may alias its scratch memory, and the
-// SDK keeps the string when it caches headers.
-func (r *requestView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
+// SetHeader passes the engine's value straight on although it may alias the
+// engine's scratch memory: Envoy copies it during the call (or before posting
+// it to the worker, from a goroutine), and the SDK's Go-side header cache,
+// the one place that would keep it, is only filled by Get/Values/Range, which
+// this adapter never calls.
+func (r *requestView) SetHeader(name, value string) { r.h.Set(name, value) }
 
 // responseView is the engine's filter.ResponseHeaders.
 type responseView struct {
@@ -37,7 +40,7 @@ type responseView struct {
 
 func (r *responseView) Header(name string) (string, bool) { return header(r.h, name) }
 
-func (r *responseView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
+func (r *responseView) SetHeader(name, value string) { r.h.Set(name, value) } // see requestView.SetHeader
 
 // header returns a header's first value. GetRaw cannot tell an absent
 // header from one with an empty value, and the only call that can (Get)
