@@ -344,15 +344,15 @@ func (f *hashFlags) moves(w io.Writer, label string, before *lbhash.Route, route
 	fmt.Fprintf(w, "sample:   %d random keys\n", f.samples)
 	fmt.Fprintf(w, "moved:    %s of keys (%d)\n", pct(moved), moved)
 	if len(f.without) > 0 {
-		fmt.Fprintf(w, "  off removed endpoints:  %s\n", pct(fromRemoved))
+		fmt.Fprintf(w, "  %-24s %s\n", "off removed endpoints:", pct(fromRemoved))
 	}
 	if len(f.with) > 0 {
-		fmt.Fprintf(w, "  onto added endpoints:   %s\n", pct(toAdded))
+		fmt.Fprintf(w, "  %-24s %s\n", "onto added endpoints:", pct(toAdded))
 	}
 	if lost > 0 {
-		fmt.Fprintf(w, "  to no endpoint (503):   %s\n", pct(lost))
+		fmt.Fprintf(w, "  %-24s %s\n", "to no endpoint (503):", pct(lost))
 	}
-	fmt.Fprintf(w, "  between other endpoints: %s\n", pct(moved-fromRemoved-toAdded-lost))
+	fmt.Fprintf(w, "  %-24s %s\n", "between other endpoints:", pct(moved-fromRemoved-toAdded-lost))
 	return nil
 }
 

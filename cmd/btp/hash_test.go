@@ -134,7 +134,7 @@ func TestHashGeneratedCookie(t *testing.T) {
 	}
 }
 
-var movedLine = regexp.MustCompile(`(?m)^moved: +([0-9.]+)% .*\n  off removed endpoints: +([0-9.]+)%\n  between other endpoints: ([0-9.]+)%`)
+var movedLine = regexp.MustCompile(`(?m)^moved: +([0-9.]+)% .*\n  off removed endpoints: +([0-9.]+)%\n  between other endpoints: +([0-9.]+)%`)
 
 func TestHashWithoutEndpoint(t *testing.T) {
 	in := hashInput(t, "      type: Header\n      header: {name: x-user-id}")
