@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,6 +77,23 @@ func checkFields(v any, t reflect.Type, path string) error {
 				return err
 			}
 		}
+	case reflect.String:
+		if _, ok := v.(string); !ok && v != nil {
+			return fmt.Errorf("%s: want a string, got %s", orRoot(path), jsonKind(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok && v != nil {
+			return fmt.Errorf("%s: want true or false, got %s", orRoot(path), jsonKind(v))
+		}
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		if v == nil {
+			return nil
+		}
+		n, ok := v.(json.Number)
+		if !ok {
+			return fmt.Errorf("%s: want a number, got %s", orRoot(path), jsonKind(v))
+		}
+		return checkNumber(n, t, path)
 	case reflect.Slice:
 		a, ok := v.([]any)
 		if !ok {
@@ -88,6 +106,30 @@ func checkFields(v any, t reflect.Type, path string) error {
 			if err := checkFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// checkNumber rejects numbers the field cannot hold, naming the path:
+// fractions or exponents for integers, negatives for unsigned, values out
+// of range.
+func checkNumber(n json.Number, t reflect.Type, path string) error {
+	var err error
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		_, err = strconv.ParseFloat(string(n), t.Bits())
+		if err != nil {
+			return fmt.Errorf("%s: %s is not a valid number", path, n)
+		}
+	case reflect.Uint32, reflect.Uint64:
+		if _, err = strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
+			return fmt.Errorf("%s: %s is not an integer from 0 to %d", path, n, uint64(1)<<t.Bits()-1)
+		}
+	default:
+		if _, err = strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
+			lim := int64(1)<<(t.Bits()-1) - 1
+			return fmt.Errorf("%s: %s is not an integer from %d to %d", path, n, -lim-1, lim)
 		}
 	}
 	return nil
