@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -666,5 +667,76 @@ func TestGRPCStatusForPlainReplies(t *testing.T) {
 				t.Fatalf("replies %+v", rs)
 			}
 		}
+	}
+}
+
+// TestRateLimitSelectors: each kind of clientSelector reads the request
+// through the adapter's view (method, path, headers, source address) and
+// limits only what it selects. Every rule allows one request an hour.
+func TestRateLimitSelectors(t *testing.T) {
+	type req struct {
+		remote, method, path string
+		kv                   []string
+	}
+	tests := []struct {
+		name     string
+		selector string
+		match    req // limited after its first request
+		other    req // never limited
+	}{
+		{"method", `{"methods":[{"value":"POST"}]}`,
+			req{"192.0.2.1:1", "POST", "/", nil}, req{"192.0.2.1:1", "GET", "/", nil}},
+		{"method inverted", `{"methods":[{"value":"POST","invert":true}]}`,
+			req{"192.0.2.1:1", "GET", "/", nil}, req{"192.0.2.1:1", "POST", "/", nil}},
+		{"path prefix", `{"path":{"value":"/api"}}`,
+			req{"192.0.2.1:1", "GET", "/api/users?x=1", nil}, req{"192.0.2.1:1", "GET", "/web", nil}},
+		{"path exact", `{"path":{"type":"Exact","value":"/login"}}`,
+			req{"192.0.2.1:1", "GET", "/login", nil}, req{"192.0.2.1:1", "GET", "/login/x", nil}},
+		{"header regex", `{"headers":[{"type":"RegularExpression","name":"x-tier","value":"free|trial"}]}`,
+			req{"192.0.2.1:1", "GET", "/", []string{"x-tier", "trial"}}, req{"192.0.2.1:1", "GET", "/", []string{"x-tier", "gold"}}},
+		{"header inverted", `{"headers":[{"name":"x-tier","value":"gold","invert":true}]}`,
+			req{"192.0.2.1:1", "GET", "/", []string{"x-tier", "free"}}, req{"192.0.2.1:1", "GET", "/", []string{"x-tier", "gold"}}},
+		{"source CIDR", `{"sourceCIDR":{"value":"198.51.100.0/24"}}`,
+			req{"198.51.100.7:4000", "GET", "/", nil}, req{"203.0.113.9:4000", "GET", "/", nil}},
+		{"source CIDR IPv6", `{"sourceCIDR":{"value":"2001:db8::/32"}}`,
+			req{"[2001:db8::1]:4000", "GET", "/", nil}, req{"[2001:db9::1]:4000", "GET", "/", nil}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, `{}`, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[`+tc.selector+`],"limit":{"requests":1,"unit":"Hour"}}]}}}`)
+			send := func(q req) api.StatusType {
+				rq := r.request(q.remote, q.method, q.path, q.kv...)
+				st := rq.f.DecodeHeaders(rq.req, true)
+				rq.f.OnStreamComplete()
+				return st
+			}
+			if st := send(tc.match); st != api.Continue {
+				t.Fatalf("first selected request: %v", st)
+			}
+			if st := send(tc.match); st != api.LocalReply {
+				t.Fatalf("second selected request: %v, want the 429", st)
+			}
+			for i := range 3 {
+				if st := send(tc.other); st != api.Continue {
+					t.Fatalf("unselected request %d: %v", i, st)
+				}
+			}
+		})
+	}
+}
+
+// TestRateLimitCost: a request cost spends that many tokens.
+func TestRateLimitCost(t *testing.T) {
+	r := newRig(t, `{}`, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Hour"},
+		"cost":{"request":{"from":"Number","number":2}}}]}}}`)
+	var got []api.StatusType
+	for range 4 {
+		q := r.request("192.0.2.1:1", "GET", "/")
+		got = append(got, q.f.DecodeHeaders(q.req, true))
+		q.f.OnStreamComplete()
+	}
+	want := []api.StatusType{api.Continue, api.Continue, api.LocalReply, api.LocalReply}
+	if !slices.Equal(got, want) {
+		t.Fatalf("statuses %v, want %v (5 tokens, 2 a request)", got, want)
 	}
 }
