@@ -20,10 +20,15 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	commonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/common/v3"
+	maglevv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/maglev/v3"
 	ringhashv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/ring_hash/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"sigs.k8s.io/yaml"
 
@@ -42,9 +47,10 @@ type lbCase struct {
 	name  string
 	hash  string // the consistentHash block of the policy (YAML)
 	pools []lbPoolSpec
-	// ring swaps the rendered Maglev policy for Envoy's ring hash (Envoy
-	// Gateway only renders Maglev; lbhash models both).
-	ring *ringhashv3.RingHash
+	// edit changes each cluster of the route after rendering, for
+	// settings Envoy supports but Envoy Gateway never renders (ring hash,
+	// endpoint weights, localities, hostname keys): lbhash models them too.
+	edit func(t *testing.T, c *clusterv3.Cluster)
 	// newConn sends every request on a fresh connection (source IP and
 	// generated-cookie cases, where the connection's addresses are the key).
 	newConn bool
@@ -152,11 +158,49 @@ func lbCases() []lbCase {
 		},
 		{
 			name: "RingHash", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
-			ring: &ringhashv3.RingHash{},
+			edit: setLB(&ringhashv3.RingHash{}),
 		},
 		{
 			name: "RingHashMurmur", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
-			ring: &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_MURMUR_HASH_2, MinimumRingSize: wrapperspb.UInt64(64)},
+			edit: setLB(&ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_MURMUR_HASH_2, MinimumRingSize: wrapperspb.UInt64(64)}),
+		},
+		{name: "TableSize", hash: "type: Header\nheader: {name: x-user}\ntableSize: 251", pools: one, request: header},
+		{
+			name: "WeightedEndpoints", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
+			edit: func(t *testing.T, c *clusterv3.Cluster) {
+				for i, lbe := range c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints() {
+					lbe.LoadBalancingWeight = wrapperspb.UInt32(uint32(1 + i*2))
+				}
+			},
+		},
+		{
+			name: "LocalityWeighted", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
+			edit: func(t *testing.T, c *clusterv3.Cluster) {
+				setLB(&maglevv3.Maglev{LocalityWeightedLbConfig: &commonv3.LocalityLbConfig_LocalityWeightedLbConfig{}})(t, c)
+				// Listed zone-c, zone-b, zone-a (Envoy sorts them), weights 1, 3, 2.
+				lbes := c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()
+				zone := func(z string, w uint32, e ...*endpointv3.LbEndpoint) *endpointv3.LocalityLbEndpoints {
+					return &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Zone: z}, LoadBalancingWeight: wrapperspb.UInt32(w), LbEndpoints: e}
+				}
+				lbes[1].LoadBalancingWeight = wrapperspb.UInt32(4)
+				c.LoadAssignment.Endpoints = []*endpointv3.LocalityLbEndpoints{
+					zone("zone-c", 1, lbes[0], lbes[1]), zone("zone-b", 3, lbes[2]), zone("zone-a", 2, lbes[3], lbes[4]),
+				}
+			},
+		},
+		{
+			name: "HostnameKeys", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
+			edit: func(t *testing.T, c *clusterv3.Cluster) {
+				setLB(&maglevv3.Maglev{ConsistentHashingLbConfig: &commonv3.ConsistentHashingLbConfig{UseHostnameForHashing: true}})(t, c)
+				for i, lbe := range c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints() {
+					lbe.GetEndpoint().Hostname = fmt.Sprintf("carts-%d.example", i)
+					if i == 2 { // envoy.lb hash_key metadata wins over the hostname
+						lbe.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+							"envoy.lb": {Fields: map[string]*structpb.Value{"hash_key": structpb.NewStringValue("pinned-key")}},
+						}}
+					}
+				}
+			},
 		},
 	}
 }
@@ -234,9 +278,9 @@ func runLBCase(t *testing.T, tc lbCase) {
 		if want := rt.Endpoint(choice); want != got {
 			mismatches = append(mismatches, fmt.Sprintf("request %d (hash %d): Envoy chose %s, lbhash predicted %s", i, choice.Hash, got, want))
 		}
-		// The CLI renders Maglev (as Envoy Gateway does): ask it too, for a
-		// few requests, with the same key.
-		if tc.ring == nil && i < lbCLIChecks {
+		// Ask the CLI too, for a few requests with the same key, where the
+		// bootstrap is the one it renders (no edit).
+		if tc.edit == nil && i < lbCLIChecks {
 			if cli := btpHash(t, resources, lr); cli != got {
 				t.Errorf("request %d: `btp hash` says %s, Envoy chose %s", i, cli, got)
 			}
@@ -321,8 +365,17 @@ func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) (string,
 	if err != nil {
 		t.Fatalf("render: %v\n%s", err, res.String())
 	}
-	if tc.ring != nil {
-		swapToRingHash(t, b, tc.ring)
+	if tc.edit != nil {
+		edited := 0
+		for _, c := range b.GetStaticResources().GetClusters() {
+			if strings.HasPrefix(c.GetName(), "httproute/default/hashed/") {
+				tc.edit(t, c)
+				edited++
+			}
+		}
+		if edited == 0 {
+			t.Fatal("no cluster of the hashed route to edit")
+		}
 	}
 	out, err := bootstrap.YAML(b)
 	if err != nil {
@@ -331,23 +384,16 @@ func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) (string,
 	return string(out), in
 }
 
-func swapToRingHash(t *testing.T, b *bootstrapv3.Bootstrap, rh *ringhashv3.RingHash) {
-	t.Helper()
-	a, err := anypb.New(rh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	swapped := 0
-	for _, c := range b.GetStaticResources().GetClusters() {
-		if strings.HasPrefix(c.GetName(), "httproute/default/hashed/") {
-			c.LoadBalancingPolicy = &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
-				TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: "envoy.load_balancing_policies.ring_hash", TypedConfig: a},
-			}}}
-			swapped++
+// setLB replaces the cluster's load balancing policy.
+func setLB(m proto.Message) func(*testing.T, *clusterv3.Cluster) {
+	return func(t *testing.T, c *clusterv3.Cluster) {
+		a, err := anypb.New(m)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if swapped == 0 {
-		t.Fatal("no cluster of the hashed route to switch to ring hash")
+		c.LoadBalancingPolicy = &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+			TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: "lb", TypedConfig: a},
+		}}}
 	}
 }
 
