@@ -740,3 +740,64 @@ func TestRateLimitCost(t *testing.T) {
 		t.Fatalf("statuses %v, want %v (5 tokens, 2 a request)", got, want)
 	}
 }
+
+// TestConcurrentRequests: requests on many goroutines (Envoy's workers)
+// share one route config and its bucket; each has its own filter. Exactly
+// the limit gets through, and -race sees no unsynchronised state.
+func TestConcurrentRequests(t *testing.T) {
+	r := newRig(t, `{}`, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":100,"unit":"Hour"}}]}},
+		"retry":{"numRetries":1},"timeout":{"http":{"requestTimeout":"1s"}}}`)
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				q := r.request("192.0.2.1:1", "GET", "/")
+				st := q.f.DecodeHeaders(q.req, true)
+				if st == api.Continue {
+					q.f.EncodeHeaders(newHeaders(":status", "200"), false)
+					mu.Lock()
+					passed++
+					mu.Unlock()
+				}
+				q.h.info.attempts = 1
+				q.f.OnStreamComplete()
+				q.f.OnDestroy(api.Normal)
+			}
+		}()
+	}
+	wg.Wait()
+	if passed != 100 {
+		t.Fatalf("%d of %d requests passed a limit of 100", passed, workers*each)
+	}
+	if got := r.stats.count("btp.ratelimit.over_limit"); got != workers*each-100 {
+		t.Errorf("btp.ratelimit.over_limit = %d, want %d", got, workers*each-100)
+	}
+}
+
+// TestDelayRacesEncode: the delay's timer and an Envoy-side reply (encode
+// callbacks and stream completion on the worker) race; whichever wins, the
+// stream is answered once, and -race sees the adapter serialise them.
+func TestDelayRacesEncode(t *testing.T) {
+	r := newRig(t, `{"faultInjection":{"delay":{"fixedDelay":"1ms"}},
+		"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":100000,"unit":"Second"}}]}},
+		"responseOverride":[{"match":{"statusCodes":[{"value":504}]},"response":{"body":{"inline":"slow"}}}]}`, "")
+	for i := range 40 {
+		q := r.request("192.0.2.1:1", "GET", "/")
+		if st := q.f.DecodeHeaders(q.req, true); st != api.Running {
+			t.Fatalf("DecodeHeaders = %v", st)
+		}
+		time.Sleep(time.Duration(i%3) * 500 * time.Microsecond)
+		q.f.EncodeHeaders(newHeaders(":status", "504"), false)
+		q.f.OnStreamComplete()
+		q.f.OnDestroy(api.Normal)
+		time.Sleep(3 * time.Millisecond)
+		if _, cs := q.h.dec.snapshot(); len(cs) > 1 {
+			t.Fatalf("request %d continued %d times", i, len(cs))
+		}
+	}
+}
