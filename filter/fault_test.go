@@ -143,3 +143,24 @@ func TestFaultPercentages(t *testing.T) {
 }
 
 func ftoa(f float64) string { return strconvFormat(f) }
+
+func TestDelayDoneOnlyOnce(t *testing.T) {
+	e := newEnv()
+	c := mustConfig(t, `{"faultInjection":{"delay":{"fixedDelay":"5ms"}},"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}}}`, e.opts())
+	s := c.NewStream()
+	req := newReq("GET", "/")
+	wantKind(t, "headers", s.OnRequestHeaders(req, true), Delay)
+	wantKind(t, "delay done", s.OnDelayDone(req), Continue)
+	// A stray second resume must not run the rules again (it would take a
+	// second token and answer 429).
+	wantKind(t, "second resume", s.OnDelayDone(req), Continue)
+	if e.stats.get(RateLimitOK) != 1 || e.stats.get(RateLimitOverLimit) != 0 {
+		t.Fatalf("rules ran twice: ok=%d over=%d", e.stats.get(RateLimitOK), e.stats.get(RateLimitOverLimit))
+	}
+	// Without a Delay outstanding, OnDelayDone does nothing either.
+	s2 := c.NewStream()
+	wantKind(t, "no delay", s2.OnDelayDone(req), Continue)
+	if e.stats.get(RateLimitOverLimit) != 0 {
+		t.Fatal("OnDelayDone without a delay ran the rules")
+	}
+}
