@@ -158,6 +158,10 @@ type Options struct {
 	// DistinctKeys bounds the per-rule table of Distinct buckets.
 	// 0: DefaultDistinctKeys.
 	DistinctKeys int
+	// HostReportsAttempts says the host always passes Envoy's upstream
+	// attempt count to OnStreamComplete, so the engine need not read
+	// x-envoy-attempt-count from each response (one host call saved).
+	HostReportsAttempts bool
 }
 
 // DefaultDistinctKeys is the per-rule cap on Distinct buckets.

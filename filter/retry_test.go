@@ -138,3 +138,17 @@ func TestRetryBudgetDefaultIs20Percent(t *testing.T) {
 		t.Fatalf("default budget %v%% min %d", c.budget.percent, c.budget.min)
 	}
 }
+
+func TestHostReportsAttemptsSkipsHeader(t *testing.T) {
+	e := newEnv()
+	o := e.opts()
+	o.HostReportsAttempts = true
+	c := mustConfig(t, `{"retry":{}}`, o)
+	s := c.NewStream()
+	s.OnRequestHeaders(newReq("GET", "/"), true)
+	s.OnResponseHeaders(200, newResp("x-envoy-attempt-count", "3"))
+	s.OnStreamComplete(2)
+	if _, r := c.budget.totals(e.clock.now()); r != 1 {
+		t.Fatalf("retries %d, want 1 (from the host, not the header)", r)
+	}
+}

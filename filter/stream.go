@@ -135,7 +135,7 @@ func (s *Stream) OnResponseHeaders(status int, resp ResponseHeaders) (a Action) 
 	if s.done() {
 		return Action{}
 	}
-	if s.cfg.budget != nil && s.retryCounted {
+	if s.cfg.budget != nil && s.retryCounted && !s.cfg.opts.HostReportsAttempts {
 		if v, ok := resp.Header("x-envoy-attempt-count"); ok {
 			if n, err := strconv.Atoi(v); err == nil {
 				s.attemptsSeen = n
