@@ -12,6 +12,7 @@ import (
 	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/envoy-btp/envoy-btp/filter"
 )
@@ -106,8 +107,10 @@ func (r *request) replies() []localReply { rs, _ := r.h.dec.snapshot(); return r
 func TestParse(t *testing.T) {
 	var p ConfigParser
 	good := `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Second"}}]}}}`
-	str, _ := anypb.New(structpb.NewStringValue(good).GetStructValue())
-	_ = str
+	asString := func() *anypb.Any {
+		a, _ := anypb.New(wrapperspb.String(good))
+		return a
+	}
 	asStruct := func() *anypb.Any {
 		var m map[string]any
 		json.Unmarshal([]byte(good), &m)
@@ -122,6 +125,8 @@ func TestParse(t *testing.T) {
 	}{
 		{"typed struct", typedStruct(t, good), ""},
 		{"struct", asStruct(), ""},
+		{"JSON string", asString(), ""},
+		{"bad JSON string", func() *anypb.Any { a, _ := anypb.New(wrapperspb.String(`{"rateLimit":`)); return a }(), "btp: "},
 		{"empty any (no plugin_config)", &anypb.Any{}, ""},
 		{"nil", nil, ""},
 		{"bad unit names the field", typedStruct(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Sec"}}]}}}`),
@@ -799,5 +804,41 @@ func TestDelayRacesEncode(t *testing.T) {
 		if _, cs := q.h.dec.snapshot(); len(cs) > 1 {
 			t.Fatalf("request %d continued %d times", i, len(cs))
 		}
+	}
+}
+
+// TestMergeRouteOverDefaults: a route's config overrides the filter-level
+// defaults feature by feature, the rest of the defaults still apply, and a
+// route without btp config runs on the defaults alone.
+func TestMergeRouteOverDefaults(t *testing.T) {
+	const defaults = `{"timeout":{"http":{"requestTimeout":"1s"}},
+		"faultInjection":{"abort":{"httpStatus":418,"percentage":0}}}`
+	tests := []struct {
+		name, route string
+		timeoutMS   string
+	}{
+		{"route overrides the timeout", `{"timeout":{"http":{"requestTimeout":"2500ms"}}}`, "2500"},
+		{"route sets another feature", `{"retry":{"numRetries":1}}`, "1000"},
+		{"no route config", "", "1000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, defaults, tc.route)
+			q := r.request("192.0.2.1:1", "GET", "/")
+			if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
+				t.Fatalf("DecodeHeaders = %v", st)
+			}
+			if got := q.req.value("x-envoy-upstream-rq-timeout-ms"); got != tc.timeoutMS {
+				t.Errorf("timeout header %q, want %q", got, tc.timeoutMS)
+			}
+		})
+	}
+	// Merging twice under the same parent gives the same config (Envoy merges
+	// per route and may do so again; state such as buckets must not fork).
+	var p ConfigParser
+	parent, _ := p.Parse(typedStruct(t, defaults), newConfigCallbacks())
+	child, _ := p.Parse(typedStruct(t, `{"retry":{"numRetries":1}}`), nil)
+	if a, b := p.Merge(parent, child), p.Merge(parent, child); a != b {
+		t.Error("two merges of the same configs gave different configs")
 	}
 }
