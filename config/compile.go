@@ -96,8 +96,13 @@ func Merge(parent, child *Compiled) *Compiled {
 		return parent
 	}
 	m := *parent
-	src := *parent.Source
-	cs := child.Source
+	var src, cs Policy
+	if parent.Source != nil {
+		src = *parent.Source
+	}
+	if child.Source != nil {
+		cs = *child.Source
+	}
 	if child.RateLimit != nil {
 		m.RateLimit, src.RateLimit = child.RateLimit, cs.RateLimit
 	}

@@ -47,7 +47,7 @@ func (s *Stream) hit(threshold uint64) bool {
 
 func (s *Stream) faultDelay() (time.Duration, bool) {
 	f := s.cfg.c.Fault
-	if f == nil || !f.HasDelay || !s.hit(f.DelayThreshold) {
+	if f == nil || !f.HasDelay || f.Delay <= 0 || !s.hit(f.DelayThreshold) {
 		return 0, false
 	}
 	s.cfg.inc(FaultDelays)

@@ -164,3 +164,12 @@ func TestDelayDoneOnlyOnce(t *testing.T) {
 		t.Fatal("OnDelayDone without a delay ran the rules")
 	}
 }
+
+func TestZeroDelayIsNoDelay(t *testing.T) {
+	e := newEnv()
+	c := mustConfig(t, `{"faultInjection":{"delay":{"fixedDelay":"0s"}}}`, e.opts())
+	wantKind(t, "headers", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), Continue)
+	if e.stats.get(FaultDelays) != 0 {
+		t.Fatal("counted a zero delay")
+	}
+}
