@@ -244,3 +244,19 @@ func TestAncestorsTruncated(t *testing.T) {
 		t.Errorf("last ancestor %s %+v, want gw14 with Aggregated", last.AncestorRef.Name, c)
 	}
 }
+
+func TestSelectorErrorsAndInvalidStatus(t *testing.T) {
+	_, errs := load(t, attachBase+btp("p", "", "  targetSelectors: [{kind: GRPCRoute}, {kind: HTTPRoute, matchExpressions: [{key: a, operator: In}]}]\n", "  retry: {}\n"))
+	wantErrors(t, errs,
+		`spec.targetSelectors[0].kind: unsupported value "GRPCRoute": allowed Gateway, HTTPRoute`,
+		`spec.targetSelectors[1]: invalid label selector:`)
+
+	// A policy that fails validation still attaches (as in Envoy Gateway,
+	// where the route then answers 500) and reports Accepted=False/Invalid.
+	m, errs := load(t, attachBase+btp("bad", "", toRoute, "  loadBalancer: {type: Foo}\n"))
+	wantErrors(t, errs, `spec.loadBalancer.type: unsupported value "Foo"`)
+	c := m.Policies[0].Status.Ancestors[0].Conditions[0]
+	if c.Type != "Accepted" || c.Status != "False" || c.Reason != "Invalid" || !strings.Contains(c.Message, `unsupported value "Foo"`) {
+		t.Errorf("condition %+v, want Accepted=False Invalid with the error", c)
+	}
+}

@@ -211,3 +211,68 @@ spec:
 		t.Errorf("attached to listeners %s, want [a b c]", got)
 	}
 }
+
+func TestResolveMoreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"backend features btp cannot render", gatewayYAML + `
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: b}
+spec:
+  appProtocols: [gateway.envoyproxy.io/h2c]
+  endpoints: [{unix: {path: /run/x.sock}}]
+`, []string{`Backend/default/b: spec.endpoints[0].unix: not supported: allowed ip, fqdn`, `Backend/default/b: spec.appProtocols: not supported`}},
+		{"gateway fields", `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: eg
+  addresses: [{type: IPAddress, value: 10.0.0.1}]
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: GRPCRoute}]}}
+`, []string{`Gateway/default/gw: spec.addresses: not supported`, `spec.listeners[0].allowedRoutes.kinds[0]: unsupported value "GRPCRoute": allowed HTTPRoute`}},
+		{"duplicate rule names and default gateways", gatewayYAML + `
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  useDefaultGateways: All
+  parentRefs: [{name: gw}]
+  rules: [{name: a}, {name: a}]
+`, []string{`HTTPRoute/default/r: spec.useDefaultGateways: not supported`, `spec.rules[1].name: duplicate rule name "a": also spec.rules[0]`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs := load(t, tc.in)
+			wantErrors(t, errs, tc.want...)
+		})
+	}
+}
+
+func TestExternalNameService(t *testing.T) {
+	m, errs := load(t, gatewayYAML+`
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext}
+spec: {type: ExternalName, externalName: api.example.org, ports: [{port: 443}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: ext, port: 443}]}]
+`)
+	wantErrors(t, errs)
+	got := m.Gateways[0].Listeners[0].Routes[0].Rules[0].Backends[0].Endpoints
+	want := []Endpoint{{Address: "api.example.org", Port: 443, Hostname: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("endpoints %+v, want %+v", got, want)
+	}
+}
