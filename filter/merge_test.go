@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"sync"
+	"testing"
+)
 
 func TestMerge(t *testing.T) {
 	e := newEnv()
@@ -35,5 +38,27 @@ func TestMerge(t *testing.T) {
 	}
 	if b.Compiled().Fault == nil || b.Compiled().RateLimit == nil || b.Compiled().Source.FaultInjection == nil {
 		t.Fatal("merged compiled config lost a feature")
+	}
+}
+
+func TestMergeConcurrentFirstCallsAgree(t *testing.T) {
+	for round := 0; round < 50; round++ {
+		parent := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}}}`, Options{})
+		child := mustConfig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, Options{})
+		got := make([]*Config, 8)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i] = Merge(parent, child)
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if got[i] != got[0] {
+				t.Fatalf("round %d: concurrent Merge calls returned different configs", round)
+			}
+		}
 	}
 }

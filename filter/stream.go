@@ -241,6 +241,16 @@ func Merge(parent, child *Config) *Config {
 	} else {
 		m.over = parent.over
 	}
-	child.merged.p.Store(&mergeEntry{parent: parent, merged: m})
-	return m
+	// Racing first requests must all get the same merged config (one set
+	// of per-route buckets), so only one build is published.
+	e := &mergeEntry{parent: parent, merged: m}
+	for {
+		old := child.merged.p.Load()
+		if old != nil && old.parent == parent {
+			return old.merged
+		}
+		if child.merged.p.CompareAndSwap(old, e) {
+			return m
+		}
+	}
 }
