@@ -163,7 +163,7 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 			}
 			for _, rt := range l.Routes {
 				for _, rule := range rt.Rules {
-					r.rule(p, l, rt, rule)
+					r.rule(p, g.Name.Namespace+"/"+g.Name.Name+"/"+l.Name, rt, rule)
 				}
 			}
 		}

@@ -74,7 +74,7 @@ func TestFieldsOutsideSpec(t *testing.T) {
 	}
 	msg := renderErr(t, model(80, spec))
 	for _, f := range []string{"spec.bandwidthLimit", "spec.admissionControl", "spec.routingType", "spec.compressor"} {
-		want := "BackendTrafficPolicy/ns/p: " + f + ": is an Envoy Gateway field outside the BackendTrafficPolicy spec envoy-btp implements; remove it (on httproute/ns/app rule 0, listener http)"
+		want := "BackendTrafficPolicy/ns/p: " + f + ": is an Envoy Gateway field outside the BackendTrafficPolicy spec envoy-btp implements; remove it (on httproute/ns/app rule 0, listener ns/gw/http)"
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

@@ -42,12 +42,13 @@ func (c *ruleCtx) perFilter(name string, cfg *anypb.Any) {
 	c.route.TypedPerFilterConfig[name] = cfg
 }
 
-func (r *renderer) rule(p *port, l *policy.Listener, rt *policy.Route, rule *policy.Rule) {
+// rule renders one HTTPRoute rule attached to listener (NS/GATEWAY/LISTENER).
+func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy.Rule) {
 	base := fmt.Sprintf("httproute/%s/%s/rule/%d", rt.Name.Namespace, rt.Name.Name, rule.Index)
 	sc := &scope{
 		list:     &r.errs,
 		resource: policyResource(rt, rule),
-		where:    fmt.Sprintf("httproute/%s/%s rule %d, listener %s", rt.Name.Namespace, rt.Name.Name, rule.Index, l.Name),
+		where:    fmt.Sprintf("httproute/%s/%s rule %d, listener %s", rt.Name.Namespace, rt.Name.Name, rule.Index, listener),
 	}
 	spec := rule.Policy
 	if spec == nil {
