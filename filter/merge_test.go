@@ -62,3 +62,20 @@ func TestMergeConcurrentFirstCallsAgree(t *testing.T) {
 		}
 	}
 }
+
+// A route config shared by two listeners (two filter-level configs) keeps
+// one merged config, and so one set of buckets, per listener.
+func TestMergeTwoParentsKeepState(t *testing.T) {
+	rl := `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}}}`
+	p1, p2 := mustConfig(t, rl, Options{}), mustConfig(t, rl, Options{})
+	child := mustConfig(t, `{}`, Options{})
+	m1 := Merge(p1, child)
+	wantKind(t, "first on listener 1", m1.NewStream().OnRequestHeaders(newReq("GET", "/"), true), Continue)
+	for i := 0; i < 3; i++ {
+		if Merge(p2, child) == m1 || Merge(p1, child) != m1 {
+			t.Fatal("merged configs mixed up between parents")
+		}
+	}
+	wantReply(t, "second on listener 1", Merge(p1, child).NewStream().OnRequestHeaders(newReq("GET", "/"), true), 429)
+	wantKind(t, "first on listener 2", Merge(p2, child).NewStream().OnRequestHeaders(newReq("GET", "/"), true), Continue)
+}

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -193,9 +194,12 @@ func (s *Stream) fmtInt(off int, n int64) string {
 }
 
 // mergeCache memoizes Merge per parent, so a host may call Merge on every
-// request without building state twice.
+// request without building state twice. last is the fast path (one parent
+// per route is the common case); all holds every parent seen, so a route
+// config shared by two listeners keeps one merged config per listener.
 type mergeCache struct {
-	p atomic.Pointer[mergeEntry]
+	last atomic.Pointer[mergeEntry]
+	all  sync.Map // *Config (parent) -> *Config (merged)
 }
 
 type mergeEntry struct {
@@ -213,8 +217,12 @@ func Merge(parent, child *Config) *Config {
 	case child == nil:
 		return parent
 	}
-	if e := child.merged.p.Load(); e != nil && e.parent == parent {
+	if e := child.merged.last.Load(); e != nil && e.parent == parent {
 		return e.merged
+	}
+	if m, ok := child.merged.all.Load(parent); ok {
+		child.merged.last.Store(&mergeEntry{parent: parent, merged: m.(*Config)})
+		return m.(*Config)
 	}
 	opts := parent.opts
 	if opts.Stats == nil {
@@ -243,14 +251,8 @@ func Merge(parent, child *Config) *Config {
 	}
 	// Racing first requests must all get the same merged config (one set
 	// of per-route buckets), so only one build is published.
-	e := &mergeEntry{parent: parent, merged: m}
-	for {
-		old := child.merged.p.Load()
-		if old != nil && old.parent == parent {
-			return old.merged
-		}
-		if child.merged.p.CompareAndSwap(old, e) {
-			return m
-		}
-	}
+	got, _ := child.merged.all.LoadOrStore(parent, m)
+	child.merged.last.Store(&mergeEntry{parent: parent, merged: got.(*Config)})
+	return got.(*Config)
 }
+
