@@ -255,4 +255,3 @@ func Merge(parent, child *Config) *Config {
 	child.merged.last.Store(&mergeEntry{parent: parent, merged: got.(*Config)})
 	return got.(*Config)
 }
-
