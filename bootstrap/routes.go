@@ -68,8 +68,8 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 		timeoutRoute(c)
 		retryRoute(c)
 		upgradeRoute(c)
-		rateLimitRoute(c)
 	}
+	rateLimitRoute(c)
 	compressionRoute(c)
 	telemetryRoute(c)
 	perRouteConfig(c)
