@@ -194,6 +194,7 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 			}
 			sm := exact(*h.Value)
 			if t == egv1a1.HeaderMatchRegularExpression {
+				checkRegex(c.scope, hf+".value", *h.Value)
 				sm = regex(*h.Value)
 			}
 			out = append(out, headerValueMatch(d, h.Name, sm, h.Invert))
@@ -213,6 +214,7 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 		case gwapiv1.PathMatchPathPrefix:
 			sm = &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: p.Value}}
 		case gwapiv1.PathMatchRegularExpression:
+			checkRegex(c.scope, f+".path.value", p.Value)
 			sm = regex(p.Value)
 		default:
 			c.fail(f+".path.type", string(t), "allowed Exact, PathPrefix, RegularExpression")
@@ -264,6 +266,7 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 			}
 			sm := exact(*q.Value)
 			if t == egv1a1.QueryParamMatchRegularExpression {
+				checkRegex(c.scope, qf+".value", *q.Value)
 				sm = regex(*q.Value)
 			}
 			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameterValueMatch_{

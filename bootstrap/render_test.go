@@ -270,3 +270,22 @@ func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
 	}
 	return nil, false
 }
+
+func TestBadRegexRejected(t *testing.T) {
+	m := model(80, nil)
+	re := gwapiv1.PathMatchRegularExpression
+	hre := gwapiv1.HeaderMatchRegularExpression
+	m.Gateways[0].Listeners[0].Routes[0].Rules[0].Spec = &gwapiv1.HTTPRouteRule{Matches: []gwapiv1.HTTPRouteMatch{{
+		Path:    &gwapiv1.HTTPPathMatch{Type: &re, Value: new("/items/(")},
+		Headers: []gwapiv1.HTTPHeaderMatch{{Type: &hre, Name: "x", Value: "a[b"}},
+	}}}
+	msg := renderErr(t, m)
+	for _, want := range []string{
+		`HTTPRoute/ns/app: spec.rules[0].matches[0].path.value: "/items/(": is not a valid RE2 regular expression`,
+		`HTTPRoute/ns/app: spec.rules[0].matches[0].headers[0].value: "a[b": is not a valid RE2 regular expression`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -138,18 +139,30 @@ func checkRuleSpec(rt *policy.Route, rule *policy.Rule, list *policy.ErrorList) 
 		mf := fmt.Sprintf("%s.matches[%d]", f, i)
 		if m.Path != nil && m.Path.Type != nil {
 			switch *m.Path.Type {
-			case gwapiv1.PathMatchExact, gwapiv1.PathMatchPathPrefix, gwapiv1.PathMatchRegularExpression:
+			case gwapiv1.PathMatchExact, gwapiv1.PathMatchPathPrefix:
+			case gwapiv1.PathMatchRegularExpression:
+				if m.Path.Value != nil {
+					checkRegex(sc, mf+".path.value", *m.Path.Value)
+				}
 			default:
 				sc.fail(mf+".path.type", string(*m.Path.Type), "allowed Exact, PathPrefix, RegularExpression")
 			}
 		}
 		for j, h := range m.Headers {
-			if h.Type != nil && *h.Type != gwapiv1.HeaderMatchExact && *h.Type != gwapiv1.HeaderMatchRegularExpression {
+			switch {
+			case h.Type == nil || *h.Type == gwapiv1.HeaderMatchExact:
+			case *h.Type == gwapiv1.HeaderMatchRegularExpression:
+				checkRegex(sc, fmt.Sprintf("%s.headers[%d].value", mf, j), h.Value)
+			default:
 				sc.fail(fmt.Sprintf("%s.headers[%d].type", mf, j), string(*h.Type), "allowed Exact, RegularExpression")
 			}
 		}
 		for j, q := range m.QueryParams {
-			if q.Type != nil && *q.Type != gwapiv1.QueryParamMatchExact && *q.Type != gwapiv1.QueryParamMatchRegularExpression {
+			switch {
+			case q.Type == nil || *q.Type == gwapiv1.QueryParamMatchExact:
+			case *q.Type == gwapiv1.QueryParamMatchRegularExpression:
+				checkRegex(sc, fmt.Sprintf("%s.queryParams[%d].value", mf, j), q.Value)
+			default:
 				sc.fail(fmt.Sprintf("%s.queryParams[%d].type", mf, j), string(*q.Type), "allowed Exact, RegularExpression")
 			}
 		}
@@ -204,6 +217,14 @@ func routeMatch(m *gwapiv1.HTTPRouteMatch) *routev3.RouteMatch {
 		})
 	}
 	return rm
+}
+
+// checkRegex refuses what Envoy's RE2 would refuse at load time (Go's
+// regexp implements the same syntax).
+func checkRegex(sc *scope, field, re string) {
+	if _, err := regexp.Compile(re); err != nil {
+		sc.fail(field, re, "is not a valid RE2 regular expression: "+err.Error())
+	}
 }
 
 func exact(v string) *matcherv3.StringMatcher {
