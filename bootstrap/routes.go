@@ -140,6 +140,9 @@ func checkRuleSpec(rt *policy.Route, rule *policy.Rule, list *policy.ErrorList) 
 		if m.Path != nil && m.Path.Type != nil {
 			switch *m.Path.Type {
 			case gwapiv1.PathMatchExact, gwapiv1.PathMatchPathPrefix:
+				if v := m.Path.Value; v != nil && (!strings.HasPrefix(*v, "/") || strings.ContainsAny(*v, "?#")) {
+					sc.fail(mf+".path.value", *v, "allowed a path starting with / and without ? or #")
+				}
 			case gwapiv1.PathMatchRegularExpression:
 				if m.Path.Value != nil {
 					checkRegex(sc, mf+".path.value", *m.Path.Value)
