@@ -135,7 +135,8 @@ type matchState struct {
 	havePath   bool
 	haveAddr   bool
 	addr       netip.Addr
-	addrText   string
+	addrText   string // aliases addrBuf
+	addrBuf    [48]byte
 	key        [128]byte
 	keyLen     int
 	keyParts   int
@@ -160,6 +161,9 @@ func (m *matchState) getPath(req Request) string {
 	return m.path
 }
 
+// getAddr parses the source address once. Its text form, the Distinct
+// key, is the canonical address (IPv4-mapped IPv6 unmapped, no port), so
+// one client is one key however Envoy spells its address.
 func (m *matchState) getAddr(req Request) (netip.Addr, string) {
 	if !m.haveAddr {
 		m.haveAddr = true
@@ -169,10 +173,9 @@ func (m *matchState) getAddr(req Request) (netip.Addr, string) {
 		} else if ad, err := netip.ParseAddr(a); err == nil {
 			m.addr = ad.Unmap()
 		}
-		m.addrText = a
-		if m.addr.IsValid() && strings.Count(a, ":") != 0 && (a[0] == '[' || strings.Count(a, ":") == 1) {
-			// "ip:port" or "[ipv6]:port": the key is the address alone.
-			m.addrText = strings.Trim(a[:strings.LastIndexByte(a, ':')], "[]")
+		if m.addr.IsValid() {
+			b := m.addr.AppendTo(m.addrBuf[:0])
+			m.addrText = unsafe.String(unsafe.SliceData(b), len(b))
 		}
 	}
 	return m.addr, m.addrText

@@ -99,6 +99,9 @@ func TestRateLimitSelectors(t *testing.T) {
 		{"source distinct other ip", `{"sourceCIDR":{"type":"Distinct","value":"192.168.0.0/16"}}`, get(), rq{"GET", "/", "192.168.1.8:4000", nil}, false},
 		{"source ipv6", `{"sourceCIDR":{"type":"Distinct","value":"2001:db8::/32"}}`, rq{"GET", "/", "[2001:db8::1]:80", nil}, rq{"GET", "/", "[2001:db8::1]:81", nil}, true},
 		{"source ipv4-mapped", `{"sourceCIDR":{"value":"10.0.0.0/8"}}`, rq{"GET", "/", "[::ffff:10.1.2.3]:80", nil}, rq{"GET", "/", "10.9.9.9:1", nil}, true},
+		{"source distinct ipv4-mapped is the same client", `{"sourceCIDR":{"type":"Distinct","value":"10.0.0.0/8"}}`, rq{"GET", "/", "[::ffff:10.1.2.3]:80", nil}, rq{"GET", "/", "10.1.2.3:81", nil}, true},
+		{"source distinct without port", `{"sourceCIDR":{"type":"Distinct","value":"10.0.0.0/8"}}`, rq{"GET", "/", "10.1.2.3", nil}, rq{"GET", "/", "10.1.2.3:81", nil}, true},
+		{"source unparsable never matches", `{"sourceCIDR":{"type":"Distinct","value":"0.0.0.0/0"}}`, rq{"GET", "/", "pipe:/x", nil}, rq{"GET", "/", "pipe:/x", nil}, false},
 		{"two selectors both must hold", `{"methods":[{"value":"GET"}]},{"path":{"value":"/other"}}`, get(), get(), false},
 		{"distinct header and source", `{"headers":[{"name":"x-user","type":"Distinct"}],"sourceCIDR":{"type":"Distinct","value":"0.0.0.0/0"}}`, get("x-user", "a"), rq{"GET", "/", "192.168.1.8:1", []string{"x-user", "a"}}, false},
 	}
