@@ -10,16 +10,18 @@ import (
 )
 
 // mergeSpec merges the route policy into the parent (gateway or listener)
-// policy the way Envoy Gateway does: the whole route policy, as JSON, is a
-// patch applied to the parent policy, either as a JSON merge patch
+// policy the way Envoy Gateway does: the route policy, as JSON, is a patch
+// applied to the parent policy, either as a JSON merge patch
 // (RFC 7386: objects merge, lists and scalars replace) or as a Kubernetes
 // strategic merge patch driven by the API type's patch tags.
 func mergeSpec(parent, route *egv1a1.BackendTrafficPolicy, t egv1a1.MergeType) (*egv1a1.BackendTrafficPolicySpec, error) {
-	orig, err := json.Marshal(parent)
+	// Only the specs take part: status is being built while policies are
+	// attached and must not leak into (or break) the merge.
+	orig, err := json.Marshal(&egv1a1.BackendTrafficPolicy{Spec: parent.Spec})
 	if err != nil {
 		return nil, err
 	}
-	patch, err := json.Marshal(route)
+	patch, err := json.Marshal(&egv1a1.BackendTrafficPolicy{Spec: route.Spec})
 	if err != nil {
 		return nil, err
 	}
