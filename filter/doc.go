@@ -5,25 +5,29 @@
 // Lifecycle, as a host sees it:
 //
 //	cfg, err := filter.ParseJSON(raw, opts)   // or ParseAny; once per config, at load
-//	merged := filter.Merge(defaults, route)   // once per (filter config, route config); cached
+//	merged := filter.Merge(defaults, route)   // cached per (defaults, route): cheap to call per request
 //	s := merged.NewStream()                   // or embed a Stream and call s.Init(merged)
 //	a := s.OnRequestHeaders(req, endStream)   // then OnRequestBody / OnRequestTrailers
-//	a = s.OnDelayDone()                       // only after a Delay action, when the timer fires
+//	a = s.OnDelayDone(req)                    // only after a Delay action, when the timer fires
 //	a = s.OnResponseHeaders(status, resp)
 //	s.OnStreamComplete(attempts)              // always, exactly once, also after a local reply
 //
 // What an Action asks of the host:
 //
-//   - Continue: let the stream go on (golang: api.Continue; dynmod: *StatusContinue).
+//   - Continue: let the stream go on.
 //   - StopAndBuffer: hold what has arrived and keep calling OnRequestBody
-//     with each new chunk (golang: api.StopAndBuffer; dynmod: HeadersStatusStop /
-//     BodyStatusStopAndBuffer).
-//   - SendReply: answer with Action.Reply and stop (golang:
-//     SendLocalReply; dynmod: SendLocalResponse with Reply.Wire()).
-//   - Delay: stop, arm a timer for Action.Delay without blocking the worker
-//     (golang: return api.Running and resume from a goroutine; dynmod:
-//     HeadersStatusStopAllAndBuffer and a goroutine that Schedules the
-//     resume), then call OnDelayDone and perform the Action it returns.
+//     with each new chunk (OnRequestTrailers ends the body).
+//   - SendReply: answer with Action.Reply and stop. Reply.Wire() is the
+//     exact wire form; an SDK that shapes gRPC replies itself may use
+//     Reply's fields instead (see Reply.GRPCStatus).
+//   - Delay: hold the request, arm a timer for Action.Delay without blocking
+//     the worker thread, then, on the request's thread or under the host's
+//     own serialisation, call OnDelayDone and perform the Action it returns.
+//     Body chunks that arrive meanwhile may be passed to OnRequestBody.
+//
+// Options.HostReportsAttempts: a host that passes Envoy's upstream attempt
+// count to OnStreamComplete sets it, and the engine skips reading
+// x-envoy-attempt-count from each response.
 //
 // Request and response headers the engine sets (retry and timeout headers,
 // x-ratelimit-*) are written through Request.SetHeader and
