@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,9 +37,11 @@ const startTimeout = 30 * time.Second
 // it with the module directory as ENVOY_DYNAMIC_MODULES_SEARCH_PATH. It
 // returns once the admin endpoint answers /ready with 200; adminPort must be
 // the admin port in the bootstrap. Envoy's log is dumped on test failure.
-func StartEnvoy(t testing.TB, bootstrapYAML string, adminPort int) *Envoy {
+// args are extra Envoy flags; Envoy runs with --concurrency 2 unless args
+// set --concurrency.
+func StartEnvoy(t testing.TB, bootstrapYAML string, adminPort int, args ...string) *Envoy {
 	t.Helper()
-	e := launch(t, bootstrapYAML)
+	e := launch(t, bootstrapYAML, args...)
 	e.AdminPort = adminPort
 	t.Cleanup(func() {
 		e.stop()
@@ -81,7 +84,7 @@ func RunEnvoyExpectExit(t testing.TB, bootstrapYAML string) string {
 	return e.Log()
 }
 
-func launch(t testing.TB, bootstrapYAML string) *Envoy {
+func launch(t testing.TB, bootstrapYAML string, args ...string) *Envoy {
 	t.Helper()
 	bin := EnvoyBinary(t)
 	modDir := ModuleDir(t)
@@ -95,8 +98,12 @@ func launch(t testing.TB, bootstrapYAML string) *Envoy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", cfg, "--use-dynamic-base-id", "--concurrency", "2",
-		"--log-level", "warning", "--drain-time-s", "0", "--parent-shutdown-time-s", "1")
+	argv := []string{"-c", cfg, "--use-dynamic-base-id", "--log-level", "warning",
+		"--drain-time-s", "0", "--parent-shutdown-time-s", "1"}
+	if !slices.Contains(args, "--concurrency") {
+		argv = append(argv, "--concurrency", "2")
+	}
+	cmd := exec.Command(bin, append(argv, args...)...)
 	cmd.Env = append(os.Environ(), "GODEBUG=cgocheck=0", "ENVOY_DYNAMIC_MODULES_SEARCH_PATH="+modDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group, so stop() reaches anything Envoy's wrapper started;

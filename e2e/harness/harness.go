@@ -69,13 +69,14 @@ func (p *Proxy) URL(path string) string {
 
 // Up renders the resource YAML template (path relative to the test's
 // package directory) with `btp render --host dynamic-module`, starts Envoy on
-// it and waits until it is ready.
-func Up(t testing.TB, resourcesTemplate string, backends []*Backend) *Proxy {
+// it and waits until it is ready. envoyArgs are extra Envoy flags (see
+// StartEnvoy).
+func Up(t testing.TB, resourcesTemplate string, backends []*Backend, envoyArgs ...string) *Proxy {
 	t.Helper()
 	v := NewVars(t, backends)
 	resources := Execute(t, resourcesTemplate, v)
 	boot := Render(t, resources, v.AdminPort)
-	return &Proxy{Envoy: StartEnvoy(t, boot, v.AdminPort), Port: v.Port, Backends: backends, Bootstrap: boot}
+	return &Proxy{Envoy: StartEnvoy(t, boot, v.AdminPort, envoyArgs...), Port: v.Port, Backends: backends, Bootstrap: boot}
 }
 
 // UpBootstrap starts Envoy on a hand-written bootstrap template.
