@@ -99,3 +99,74 @@ func BenchmarkAccuracy8Goroutines(b *testing.B) {
 		run(b, lim.Allow)
 	})
 }
+
+// BenchmarkAccuracyFakeClock8Goroutines is the scheduler-independent
+// measurement: 8 goroutines share one 100k/s bucket and a fake clock that
+// moves 1µs per attempt (8x more demand than supply); reported as
+// admitted / (rate × elapsed + burst).
+func BenchmarkAccuracyFakeClock8Goroutines(b *testing.B) {
+	b.Run("bucket", func(b *testing.B) {
+		var ratio float64
+		for i := 0; i < b.N; i++ {
+			ratio += fakeClockRatio(100_000)
+		}
+		b.ReportMetric(ratio/float64(b.N), "admitted/expected")
+	})
+	b.Run("x-time-rate", func(b *testing.B) {
+		var ratio float64
+		for i := 0; i < b.N; i++ {
+			ratio += fakeClockRatioXRate(100_000)
+		}
+		b.ReportMetric(ratio/float64(b.N), "admitted/expected")
+	})
+}
+
+// fakeClockRatioXRate is fakeClockRatio for golang.org/x/time/rate, fed
+// the same fake clock through AllowN.
+func fakeClockRatioXRate(perG int) float64 {
+	lim := rate.NewLimiter(100_000, 100)
+	base := time.Unix(1_000_000, 0)
+	var clock, admitted atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := int64(0)
+			for i := 0; i < perG; i++ {
+				if lim.AllowN(base.Add(time.Duration(clock.Add(1000))), 1) {
+					n++
+				}
+			}
+			admitted.Add(n)
+		}()
+	}
+	wg.Wait()
+	elapsed := float64(clock.Load()) / 1e9
+	return float64(admitted.Load()) / (100_000*elapsed + 100)
+}
+
+// fakeClockRatio runs 8 goroutines × perG attempts on a 100k/s bucket
+// (burst 100) with a shared fake clock stepping 1µs per attempt.
+func fakeClockRatio(perG int) float64 {
+	l := NewLimit(100, time.Millisecond)
+	var bk Bucket
+	var clock, admitted atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := int64(0)
+			for i := 0; i < perG; i++ {
+				if ok, _, _ := bk.Take(&l, clock.Add(1000), 1); ok {
+					n++
+				}
+			}
+			admitted.Add(n)
+		}()
+	}
+	wg.Wait()
+	elapsed := float64(clock.Load()) / 1e9
+	return float64(admitted.Load()) / (100_000*elapsed + 100)
+}
