@@ -97,11 +97,11 @@ func zoneAware(c *ruleCtx, lb *egv1a1.LoadBalancer) *commonv3.LocalityLbConfig {
 		}
 	}
 	if pl.Force != nil {
-		min := uint32(1)
+		minSize := uint32(1)
 		if pl.Force.MinEndpointsInZoneThreshold != nil {
-			min = *pl.Force.MinEndpointsInZoneThreshold
+			minSize = *pl.Force.MinEndpointsInZoneThreshold
 		}
-		z.ForceLocalZone = &commonv3.LocalityLbConfig_ZoneAwareLbConfig_ForceLocalZone{MinSize: u32(min)}
+		z.ForceLocalZone = &commonv3.LocalityLbConfig_ZoneAwareLbConfig_ForceLocalZone{MinSize: u32(minSize)}
 	}
 	return &commonv3.LocalityLbConfig{LocalityConfigSpecifier: &commonv3.LocalityLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: z}}
 }

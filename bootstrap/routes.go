@@ -45,6 +45,11 @@ func (c *ruleCtx) perFilter(name string, cfg *anypb.Any) {
 
 // rule renders one HTTPRoute rule attached to listener (NS/GATEWAY/LISTENER).
 func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy.Rule) {
+	if rule.Spec == nil {
+		r2 := *rule
+		r2.Spec = &gwapiv1.HTTPRouteRule{}
+		rule = &r2
+	}
 	base := fmt.Sprintf("httproute/%s/%s/rule/%d", rt.Name.Namespace, rt.Name.Name, rule.Index)
 	sc := &scope{
 		list:     &r.errs,
