@@ -226,6 +226,15 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 	}
 	for _, s := range strict {
 		f, msg := strictField(s.Error())
+		if msg == "unknown field" {
+			allowed := fieldsAt(key, f)
+			if strings.HasSuffix(key, "/BackendTrafficPolicy") && strings.Count(f, ".") == 1 && strings.HasPrefix(f, "spec.") {
+				allowed = strings.Join(btpSpecFields, ", ") // envoy-btp's scope, not all of Envoy Gateway's
+			}
+			if allowed != "" {
+				msg += ": allowed " + allowed
+			}
+		}
 		e.add(f, "%s", msg)
 	}
 	if err != nil {
@@ -296,7 +305,7 @@ var (
 func strictField(msg string) (string, string) {
 	if m := strictRe.FindStringSubmatch(msg); m != nil {
 		if m[1] == "unknown" {
-			return m[2], "unknown field: not part of the API type"
+			return m[2], "unknown field"
 		}
 		return m[2], "duplicate field"
 	}

@@ -222,3 +222,13 @@ func TestHTTPRouteRules(t *testing.T) {
 		})
 	}
 }
+
+func TestUnknownFieldListsAllowed(t *testing.T) {
+	in := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules: [{matchs: []}]\n" + btpHead + "  loadBalancr: {}\n  retry: {numRetry: 1}\n"
+	_, errs := load(t, in)
+	wantErrors(t, errs,
+		`HTTPRoute/default/r: spec.rules[0].matchs: unknown field: allowed backendRefs, filters, matches, name, retry, sessionPersistence, timeouts`,
+		`BackendTrafficPolicy/default/p1: spec.loadBalancr: unknown field: allowed `+strings.Join(btpSpecFields, ", "),
+		`spec.retry.numRetry: unknown field: allowed numAttemptsPerPriority, numRetries, perRetry, retryOn`,
+		`spec.targetRefs[0].name: Gateway "default/gw" not found`)
+}

@@ -154,3 +154,39 @@ func quote(v any) string {
 	}
 	return string(b)
 }
+
+// fieldsAt lists the property names the schema of key allows at the parent
+// of path (a JSON field path such as spec.rules[0].matchs), for "unknown
+// field" messages; "" when the kind has no schema or the path leaves it.
+func fieldsAt(key, path string) string {
+	all, err := crdSchemas()
+	if err != nil {
+		return ""
+	}
+	s := all[key]
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		name, _, _ := strings.Cut(seg, "[")
+		if s == nil {
+			return ""
+		}
+		p, ok := s.Properties[name]
+		if !ok {
+			return ""
+		}
+		s = &p
+		for strings.Contains(seg, "[") && s.Items != nil && s.Items.Schema != nil {
+			s = s.Items.Schema
+			seg = seg[strings.Index(seg, "]")+1:]
+		}
+	}
+	if s == nil || len(s.Properties) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(s.Properties))
+	for n := range s.Properties {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
