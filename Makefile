@@ -9,7 +9,7 @@ ENVOY ?= $(shell command -v envoy 2>/dev/null || echo $(VENV)/bin/envoy)
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e fuzz bench golden example run
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e demo fuzz bench golden example run
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden a
 
 e2e: envoy dynmod ## end-to-end tests against a real Envoy
 	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 15m ./e2e/...
+
+demo: envoy dynmod ## quick start: render examples/, run Envoy with the module and backends, show a 429 and an override
+	$(GO) build -o $(OUT)/btp ./cmd/btp
+	$(OUT)/btp render -f examples/ --host dynamic-module -o $(OUT)/demo-envoy.yaml
+	$(GO) run ./e2e/cmd/demo -c $(OUT)/demo-envoy.yaml -envoy $(ENVOY) -modules $(CURDIR)/$(OUT)
 
 fuzz: ## fuzz the config parser briefly
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./config
