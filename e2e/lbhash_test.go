@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -51,6 +52,11 @@ type lbCase struct {
 	// settings Envoy supports but Envoy Gateway never renders (ring hash,
 	// endpoint weights, localities, hostname keys): lbhash models them too.
 	edit func(t *testing.T, c *clusterv3.Cluster)
+	// extra is more of the policy spec (YAML at spec level).
+	extra string
+	// failing is how many backends of the first pool answer 503, so Envoy
+	// retries those requests on another endpoint.
+	failing int
 	// newConn sends every request on a fresh connection (source IP and
 	// generated-cookie cases, where the connection's addresses are the key).
 	newConn bool
@@ -164,6 +170,11 @@ func lbCases() []lbCase {
 			name: "RingHashMurmur", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
 			edit: setLB(&ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_MURMUR_HASH_2, MinimumRingSize: wrapperspb.UInt64(64)}),
 		},
+		{
+			name: "RetryAvoidsFailedEndpoints", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
+			extra:   "retry: {numRetries: 3, retryOn: {httpStatusCodes: [503]}}\ncircuitBreaker: {retryBudget: {percent: {numerator: 100}}}",
+			failing: 2,
+		},
 		{name: "TableSize", hash: "type: Header\nheader: {name: x-user}\ntableSize: 251", pools: one, request: header},
 		{
 			name: "WeightedEndpoints", hash: "type: Header\nheader: {name: x-user}", pools: one, request: header,
@@ -228,6 +239,11 @@ func runLBCase(t *testing.T, tc lbCase) {
 		}
 		pools = append(pools, p)
 	}
+	var failed []string
+	for _, b := range pools[0].Backends[:tc.failing] {
+		b.SetStatus(http.StatusServiceUnavailable)
+		failed = append(failed, b.Addr())
+	}
 	boot, resources := renderLB(t, tc, port, admin, pools)
 	harness.StartEnvoy(t, boot, admin)
 
@@ -238,7 +254,7 @@ func runLBCase(t *testing.T, tc lbCase) {
 
 	hits := map[string]int{}
 	var mismatches []string
-	unpredictable := 0
+	unpredictable, retried, exhausted := 0, 0, 0
 	for i := 0; i < lbRequests; i++ {
 		req, src := tc.request(i, url)
 		var local, remote net.Addr
@@ -251,8 +267,10 @@ func runLBCase(t *testing.T, tc lbCase) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		// With failing endpoints a request may run out of retries; the
+		// backend header still says which endpoint answered last.
+		if resp.StatusCode != http.StatusOK && len(failed) == 0 {
+			t.Fatalf("request %d: status %d, headers %v", i, resp.StatusCode, resp.Header)
 		}
 		got := addrOf[resp.Header.Get(harness.BackendHeader)]
 		hits[got]++
@@ -264,6 +282,21 @@ func runLBCase(t *testing.T, tc lbCase) {
 			lr.Source = netip.AddrPortFrom(netip.MustParseAddr(strings.TrimSpace(parts[len(parts)-1])), lr.Source.Port())
 		}
 		choice := rt.Choose(lr)
+		var tried []string
+		if len(failed) > 0 {
+			// Envoy tries the hashed endpoint, then retries on others
+			// until one does not fail.
+			for ep := rt.Endpoint(choice); slices.Contains(failed, ep) && len(tried) < int(rt.Retries); ep = rt.Endpoint(choice) {
+				tried = append(tried, ep)
+				choice = rt.Retry(lr, tried)
+			}
+			if len(tried) > 0 {
+				retried++
+			}
+			if slices.Contains(failed, rt.Endpoint(choice)) {
+				exhausted++
+			}
+		}
 		if choice.Outcome == lbhash.Unpredictable {
 			unpredictable++
 			continue
@@ -281,12 +314,15 @@ func runLBCase(t *testing.T, tc lbCase) {
 		// Ask the CLI too, for a few requests with the same key, where the
 		// bootstrap is the one it renders (no edit).
 		if tc.edit == nil && i < lbCLIChecks {
-			if cli := btpHash(t, resources, lr); cli != got {
+			if cli := btpHash(t, resources, lr, tried); cli != got {
 				t.Errorf("request %d: `btp hash` says %s, Envoy chose %s", i, cli, got)
 			}
 		}
 	}
-	t.Logf("%d requests, %d unpredictable, spread %v", lbRequests, unpredictable, hits)
+	t.Logf("%d requests, %d unpredictable, %d retried (%d ran out of retries), spread %v", lbRequests, unpredictable, retried, exhausted, hits)
+	if len(failed) > 0 && retried == 0 {
+		t.Errorf("no request was retried: the failing endpoints %v were never picked", failed)
+	}
 	if unpredictable > 0 {
 		t.Errorf("%d requests had no predictable hash; every request of this test carries its key", unpredictable)
 	}
@@ -296,7 +332,7 @@ func runLBCase(t *testing.T, tc lbCase) {
 	}
 	// A spread over every backend shows the test exercised the table.
 	for name, addr := range addrOf {
-		if hits[addr] == 0 {
+		if hits[addr] == 0 && !slices.Contains(failed, addr) {
 			t.Errorf("backend %s (%s) got no request: keys not spread", name, addr)
 		}
 	}
@@ -306,10 +342,14 @@ func runLBCase(t *testing.T, tc lbCase) {
 // `btp hash`.
 const lbCLIChecks = 15
 
-// btpHash runs `btp hash` with r's key and returns the endpoint it prints.
-func btpHash(t *testing.T, resources string, r *lbhash.Request) string {
+// btpHash runs `btp hash` with r's key and returns the endpoint it prints,
+// or the retry endpoint when the request failed on the tried endpoints.
+func btpHash(t *testing.T, resources string, r *lbhash.Request, tried []string) string {
 	t.Helper()
 	args := []string{"hash", "-f", resources, "--route", "default/hashed", "--path", r.Path}
+	for _, ep := range tried {
+		args = append(args, "--failed", ep)
+	}
 	if r.Source.IsValid() {
 		args = append(args, "--source-ip", r.Source.String())
 	}
@@ -329,9 +369,13 @@ func btpHash(t *testing.T, resources string, r *lbhash.Request) string {
 	if err != nil {
 		t.Fatalf("btp %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	want := "endpoint: "
+	if len(tried) > 0 {
+		want = "retry:    "
+	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if ep, ok := strings.CutPrefix(line, "endpoint: "); ok {
-			return ep
+		if rest, ok := strings.CutPrefix(line, want); ok {
+			return strings.Fields(rest)[0]
 		}
 	}
 	t.Fatalf("btp hash printed no endpoint:\n%s", out)
@@ -350,7 +394,7 @@ func renderLB(t *testing.T, tc lbCase, port, admin int, pools []lbPool) (string,
 		},
 	}).ParseFiles(filepath.Join("testdata", "lbhash.yaml.tmpl")))
 	var res bytes.Buffer
-	if err := tpl.Execute(&res, map[string]any{"Port": port, "Pools": pools, "ConsistentHash": tc.hash}); err != nil {
+	if err := tpl.Execute(&res, map[string]any{"Port": port, "Pools": pools, "ConsistentHash": tc.hash, "Extra": tc.extra}); err != nil {
 		t.Fatal(err)
 	}
 	in := filepath.Join(t.TempDir(), "resources.yaml")

@@ -1,6 +1,9 @@
 package lbhash
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Cluster is one upstream cluster a route can send to.
 type Cluster struct {
@@ -25,6 +28,15 @@ type Route struct {
 	// hash (without cookie generation) also picks the cluster. Without it
 	// Envoy picks a weighted cluster at random.
 	HashPicksCluster bool
+
+	// Retries is the retry policy's num_retries (0: the route does not
+	// retry).
+	Retries uint32
+	// RetryAvoidsTried is the previous_hosts retry host predicate: a retry
+	// picks again while the pick was tried before, at most
+	// HostSelectionAttempts more times (host_selection_retry_max_attempts).
+	RetryAvoidsTried      bool
+	HostSelectionAttempts uint32
 }
 
 // Validate checks the route can be evaluated.
@@ -88,6 +100,27 @@ func (rt *Route) Choose(r *Request) Choice {
 	}
 	host := rt.Clusters[cluster].LB.Pick(h.Value)
 	return Choice{Outcome: h.Outcome, Hash: h.Value, Cluster: cluster, Host: host}
+}
+
+// Retry predicts where a retry of r goes after the hosts in tried
+// (addresses) failed: Envoy hashes the request again and, with the
+// previous_hosts predicate, re-picks with the hash mutated per attempt
+// (Balancer.PickAttempt) until a host not tried comes up or the selection
+// attempts run out (then the last pick stands). The cluster stays the one
+// first chosen.
+func (rt *Route) Retry(r *Request, tried []string) Choice {
+	c := rt.Choose(r)
+	if c.Host < 0 || !rt.RetryAvoidsTried {
+		return c
+	}
+	cl := &rt.Clusters[c.Cluster]
+	for i := uint32(0); i <= rt.HostSelectionAttempts; i++ {
+		c.Host = cl.LB.PickAttempt(c.Hash, i)
+		if c.Host < 0 || !slices.Contains(tried, cl.Hosts.Hosts[c.Host].Address) {
+			break
+		}
+	}
+	return c
 }
 
 // Endpoint names the chosen host ("ip:port"), or "" when unpredictable.

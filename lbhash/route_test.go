@@ -3,6 +3,7 @@ package lbhash
 import (
 	"math/bits"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,5 +77,63 @@ func TestRouteWeightedClusters(t *testing.T) {
 	rt.HashPicksCluster = false
 	if c := rt.Choose(r); c.Outcome != Unpredictable || c.Cluster != -1 {
 		t.Fatalf("random weighted clusters predicted: %+v", c)
+	}
+}
+
+// Envoy's BasicWithRetryHostPredicate: hash 10 on the six-host table of
+// size 7 picks host 1; with host 1 tried the retry picks host 0; with every
+// host tried the last of the 2+1 selections (host 5) stands.
+func TestRouteRetryMatchesEnvoy(t *testing.T) {
+	c := maglevCluster(t, "c", 0, 90, 91, 92, 93, 94, 95)
+	rt := &Route{Clusters: []Cluster{c}, Retries: 2, RetryAvoidsTried: true, HostSelectionAttempts: 2}
+	// A hash policy whose hash is 10 is not at hand; pick through the
+	// balancer the way Retry does, with Choose's hash replaced.
+	addr := func(i int) string { return c.Hosts.Hosts[i].Address }
+	pick := func(tried ...string) int {
+		for i := uint32(0); i <= rt.HostSelectionAttempts; i++ {
+			h := c.LB.PickAttempt(10, i)
+			if !slices.Contains(tried, addr(h)) {
+				return h
+			}
+			if i == rt.HostSelectionAttempts {
+				return h
+			}
+		}
+		return -1
+	}
+	if got := pick(); got != 1 {
+		t.Fatalf("first pick %d, want 1", got)
+	}
+	if got := pick(addr(1)); got != 0 {
+		t.Fatalf("retry after host 1: %d, want 0", got)
+	}
+	var all []string
+	for i := range c.Hosts.Hosts {
+		all = append(all, addr(i))
+	}
+	if got := pick(all...); got != 5 {
+		t.Fatalf("retry with every host tried: %d, want 5", got)
+	}
+
+	// Retry itself, with a real request.
+	rt.Policies = Policies{{Kind: Header, Name: "k"}}
+	r := &Request{Headers: []Field{{"k", "v"}}}
+	first := rt.Choose(r)
+	again := rt.Retry(r, []string{addr(first.Host)})
+	if again.Host == first.Host || again.Cluster != first.Cluster {
+		t.Fatalf("retry %+v repeats the failed pick %+v", again, first)
+	}
+	h := first.Hash
+	for i := uint32(0); i <= rt.HostSelectionAttempts; i++ {
+		if p := c.LB.PickAttempt(h, i); p != first.Host {
+			if p != again.Host {
+				t.Fatalf("retry host %d, want the first different attempt pick %d", again.Host, p)
+			}
+			break
+		}
+	}
+	rt.RetryAvoidsTried = false
+	if same := rt.Retry(r, []string{addr(first.Host)}); same.Host != first.Host {
+		t.Fatalf("without previous_hosts the retry re-picks %d, want %d", same.Host, first.Host)
 	}
 }

@@ -188,3 +188,41 @@ func TestHashErrors(t *testing.T) {
 		t.Errorf("round robin route: exit %d, stderr %q", code, errs)
 	}
 }
+
+func TestHashRetryAfterFailure(t *testing.T) {
+	in := hashInput(t, "      type: Header\n      header: {name: x-user-id}\n  retry: {numRetries: 2}")
+	code, out, errs := runBtp("hash", "-f", in, "--route", "default/carts", "--header", "x-user-id=alice")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	first := endpointLine.FindStringSubmatch(out)[1]
+	code, out, errs = runBtp("hash", "-f", in, "--route", "default/carts", "--header", "x-user-id=alice", "--failed", first)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	m := regexp.MustCompile(`(?m)^retry: +(\S+) \(attempt 2, after ` + regexp.QuoteMeta(first) + ` failed\)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no retry line:\n%s", out)
+	}
+	// Envoy re-picks with the hash mutated per selection attempt until an
+	// endpoint not tried comes up (previous_hosts, 5 selection attempts).
+	h := xxhash.Sum64String("alice")
+	want := ""
+	for attempt := uint64(1); attempt <= 5; attempt++ {
+		if ep := expected(t, h^(^uint64(0)-attempt+1)); ep != first {
+			want = ep
+			break
+		}
+	}
+	if m[1] != want {
+		t.Fatalf("retry endpoint %s, want %s", m[1], want)
+	}
+	if code, _, errs := runBtp("hash", "-f", in, "--route", "default/carts", "--header", "x-user-id=alice",
+		"--failed", "10.0.0.11:8080", "--failed", "10.0.0.12:8080", "--failed", "10.0.0.13:8080"); code == 0 || !strings.Contains(errs, "retries at most 2 times") {
+		t.Fatalf("three failures with two retries: exit %d, stderr %q", code, errs)
+	}
+	noRetry := hashInput(t, "      type: Header\n      header: {name: x-user-id}")
+	if code, _, errs := runBtp("hash", "-f", noRetry, "--route", "default/carts", "--header", "x-user-id=alice", "--failed", first); code == 0 || !strings.Contains(errs, "no retry policy") {
+		t.Fatalf("no retry policy: exit %d, stderr %q", code, errs)
+	}
+}

@@ -131,10 +131,44 @@ func Route(r *routev3.Route, clusters map[string]*clusterv3.Cluster) (*lbhash.Ro
 	default:
 		return nil, fmt.Errorf("%s: cluster specifier %T: allowed cluster or weighted_clusters", where, spec)
 	}
+	if err := retry(out, a.GetRetryPolicy()); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return out, nil
+}
+
+// retry reads the route's retry_policy: how many retries, and whether a
+// retry avoids the hosts already tried.
+func retry(out *lbhash.Route, rp *routev3.RetryPolicy) error {
+	if rp == nil {
+		return nil
+	}
+	out.Retries = 1 // Envoy's default num_retries
+	if n := rp.GetNumRetries(); n != nil {
+		out.Retries = n.GetValue()
+	}
+	out.HostSelectionAttempts = 1 // Envoy's default
+	if n := rp.GetHostSelectionRetryMaxAttempts(); n != 0 {
+		out.HostSelectionAttempts = uint32(min(n, 1<<31))
+	}
+	for i, p := range rp.GetRetryHostPredicate() {
+		name := p.GetName()
+		if tc := p.GetTypedConfig(); tc != nil {
+			name = string(tc.MessageName())
+		}
+		switch name {
+		case "envoy.retry_host_predicates.previous_hosts", "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate":
+			out.RetryAvoidsTried = true
+		case "envoy.retry_host_predicates.omit_canary_hosts", "envoy.extensions.retry.host.omit_canary_hosts.v3.OmitCanaryHostsPredicate":
+			// No endpoint envoy-btp renders is a canary.
+		default:
+			return fmt.Errorf("retry_policy.retry_host_predicate[%d] %q: not modelled; allowed previous_hosts, omit_canary_hosts", i, name)
+		}
+	}
+	return nil
 }
 
 // policies converts route hash_policy entries.

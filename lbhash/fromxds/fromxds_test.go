@@ -180,3 +180,30 @@ func TestUnpredictableConfigsAreErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryPolicy(t *testing.T) {
+	c := staticCluster("c", lbPolicy(t, &maglevv3.Maglev{}), endpoint("127.0.0.1", 1), endpoint("127.0.0.1", 2))
+	pred := func(name string) *routev3.RetryPolicy_RetryHostPredicate {
+		return &routev3.RetryPolicy_RetryHostPredicate{Name: name}
+	}
+	r := &routev3.Route{Name: "r", Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: "c"},
+		HashPolicy:       []*routev3.RouteAction_HashPolicy{headerPolicy("x")},
+		RetryPolicy: &routev3.RetryPolicy{
+			NumRetries:                    wrapperspb.UInt32(3),
+			RetryHostPredicate:            []*routev3.RetryPolicy_RetryHostPredicate{pred("envoy.retry_host_predicates.previous_hosts")},
+			HostSelectionRetryMaxAttempts: 5,
+		},
+	}}}
+	rt, err := Route(r, map[string]*clusterv3.Cluster{"c": c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Retries != 3 || !rt.RetryAvoidsTried || rt.HostSelectionAttempts != 5 {
+		t.Fatalf("retry read as %d retries, avoid %v, %d selections", rt.Retries, rt.RetryAvoidsTried, rt.HostSelectionAttempts)
+	}
+	r.GetRoute().RetryPolicy.RetryHostPredicate = append(r.GetRoute().RetryPolicy.RetryHostPredicate, pred("envoy.retry_host_predicates.omit_host_metadata"))
+	if _, err := Route(r, map[string]*clusterv3.Cluster{"c": c}); err == nil || !strings.Contains(err.Error(), "omit_host_metadata") {
+		t.Fatalf("err = %v, want the unmodelled predicate named", err)
+	}
+}
