@@ -23,15 +23,26 @@ type fakeHeaders struct {
 	// fetched counts reads per header name, to prove the adapter fetches
 	// only what the rules need.
 	fetched map[string]int
-	// copies counts Get/Values calls: in the real SDK each of them first
-	// copies every header of the request into Go.
+	// copies counts how often the SDK would copy the whole map into Go:
+	// its Get, Values, Range, Set, Add and Del fill a Go-side copy the first
+	// time one of them is called on a map (GetRaw never does).
 	copies int
+	cached bool
+}
+
+// fill models the SDK's initHeaders; h.mu is held.
+func (h *fakeHeaders) fill() {
+	if !h.cached {
+		h.cached = true
+		h.copies++
+	}
 }
 
 func newHeaders(kv ...string) *fakeHeaders {
 	h := &fakeHeaders{m: map[string][]string{}, fetched: map[string]int{}}
 	for i := 0; i+1 < len(kv); i += 2 {
-		h.Add(kv[i], kv[i+1])
+		k := strings.ToLower(kv[i])
+		h.m[k] = append(h.m[k], kv[i+1])
 	}
 	return h
 }
@@ -51,7 +62,7 @@ func (h *fakeHeaders) Get(key string) (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fetched[strings.ToLower(key)]++
-	h.copies++
+	h.fill()
 	v, ok := h.m[strings.ToLower(key)]
 	if !ok || len(v) == 0 {
 		return "", false
@@ -63,7 +74,7 @@ func (h *fakeHeaders) Values(key string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fetched[strings.ToLower(key)]++
-	h.copies++
+	h.fill()
 	return append([]string(nil), h.m[strings.ToLower(key)]...)
 }
 
@@ -71,11 +82,13 @@ func (h *fakeHeaders) Values(key string) []string {
 func (h *fakeHeaders) Set(key, value string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.fill()
 	h.m[strings.ToLower(key)] = []string{strings.Clone(value)}
 }
 
 func (h *fakeHeaders) Add(key, value string) {
 	h.mu.Lock()
+	h.fill()
 	defer h.mu.Unlock()
 	k := strings.ToLower(key)
 	h.m[k] = append(h.m[k], value)
@@ -83,12 +96,14 @@ func (h *fakeHeaders) Add(key, value string) {
 
 func (h *fakeHeaders) Del(key string) {
 	h.mu.Lock()
+	h.fill()
 	defer h.mu.Unlock()
 	delete(h.m, strings.ToLower(key))
 }
 
 func (h *fakeHeaders) Range(f func(key, value string) bool) {
 	h.mu.Lock()
+	h.fill()
 	all := make(map[string][]string, len(h.m))
 	for k, v := range h.m {
 		all[k] = append([]string(nil), v...)
@@ -112,6 +127,7 @@ func (h *fakeHeaders) RangeWithCopy(f func(key, value string) bool) { h.Range(f)
 
 func (h *fakeHeaders) GetAllHeaders() map[string][]string {
 	h.mu.Lock()
+	h.fill()
 	defer h.mu.Unlock()
 	out := make(map[string][]string, len(h.m))
 	for k, v := range h.m {

@@ -26,12 +26,11 @@ func (r *requestView) SourceAddress() string {
 	return r.cb.StreamInfo().DownstreamRemoteAddress()
 }
 
-// SetHeader passes the engine's value straight on although it may alias the
-// engine's scratch memory: Envoy copies it during the call (or before posting
-// it to the worker, from a goroutine), and the SDK's Go-side header cache,
-// the one place that would keep it, is only filled by Get/Values/Range, which
-// this adapter never calls.
-func (r *requestView) SetHeader(name, value string) { r.h.Set(name, value) }
+// SetHeader copies the value: the engine's may alias its scratch memory, and
+// the SDK's Set keeps the string in its Go-side copy of the header map (which
+// Set itself fills, copying every header into Go the first time a callback
+// writes one: the SDK's price for writing, unavoidable through its API).
+func (r *requestView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
 
 // responseView is the engine's filter.ResponseHeaders.
 type responseView struct {
@@ -40,11 +39,11 @@ type responseView struct {
 
 func (r *responseView) Header(name string) (string, bool) { return header(r.h, name) }
 
-func (r *responseView) SetHeader(name, value string) { r.h.Set(name, value) } // see requestView.SetHeader
+func (r *responseView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) } // see requestView.SetHeader
 
 // header returns a header's first value. GetRaw cannot tell an absent
 // header from one with an empty value, and the only call that can (Get)
-// copies the whole header map into Go first, for every miss. So on this host
+// copies the whole header map into Go first. So on this host
 // a header with an empty value counts as absent (docs/golang.md).
 func header(h api.HeaderMap, name string) (string, bool) {
 	if v := h.GetRaw(name); v != "" {

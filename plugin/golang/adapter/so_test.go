@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -31,11 +32,7 @@ var httpFilterSymbols = []string{
 // module cache at the version go.mod pins, so an SDK upgrade that adds a
 // symbol fails here instead of at load time in Envoy.
 func TestSymbolListMatchesEnvoy(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/envoyproxy/envoy").Output()
-	if err != nil {
-		t.Fatalf("locating the envoy module: %v", err)
-	}
-	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "contrib/golang/common/dso/dso.cc"))
+	src, err := os.ReadFile(filepath.Join(envoyModuleDir(t), "contrib/golang/common/dso/dso.cc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,18 +52,59 @@ func TestSymbolListMatchesEnvoy(t *testing.T) {
 	}
 }
 
-// TestSharedObjectExports builds libbtp.so the way `make so` does and checks
-// its dynamic symbol table exports every function Envoy looks up.
-func TestSharedObjectExports(t *testing.T) {
+// envoyModuleDir is github.com/envoyproxy/envoy in the module cache, at the
+// version go.mod pins.
+func envoyModuleDir(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/envoyproxy/envoy").Output()
+	if err != nil {
+		t.Fatalf("locating the envoy module: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// buildSO builds libbtp.so the way `make so` does, once per test binary.
+var soOnce struct {
+	sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+func buildSO(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the shared object (-short)")
 	}
-	so := filepath.Join(t.TempDir(), "libbtp.so")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", so, "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -buildmode=c-shared: %v\n%s", err, out)
+	soOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "btp-so-")
+		if err != nil {
+			soOnce.err = err
+			return
+		}
+		soOnce.path = filepath.Join(dir, "libbtp.so")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", soOnce.path, "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		soOnce.out, soOnce.err = cmd.CombinedOutput()
+	})
+	if soOnce.err != nil {
+		t.Fatalf("go build -buildmode=c-shared: %v\n%s", soOnce.err, soOnce.out)
 	}
+	return soOnce.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if soOnce.path != "" {
+		os.RemoveAll(filepath.Dir(soOnce.path))
+	}
+	os.Exit(code)
+}
+
+// TestSharedObjectExports checks the library's dynamic symbol table exports
+// every function Envoy looks up.
+func TestSharedObjectExports(t *testing.T) {
+	so := buildSO(t)
 	f, err := elf.Open(so)
 	if err != nil {
 		t.Fatal(err)

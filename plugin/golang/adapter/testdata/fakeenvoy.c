@@ -1,0 +1,203 @@
+// fakeenvoy: a stand-in for Envoy's golang HTTP filter at the C level, to
+// drive the real libbtp.so through the SDK's own exported entry points and
+// cgo callbacks, the way Envoy does. It implements only the C API the
+// library calls (Envoy resolves these lazily, RTLD_LAZY, as Envoy does) and
+// reads commands from stdin, one per line, printing what the library did:
+//
+//   config filter|route FILE    parse a serialized google.protobuf.Any -> "config ID"
+//   merge PARENT CHILD          -> "merged ID"
+//   header KEY VALUE            add a request header for the next request
+//   remote ADDR                 the downstream remote address
+//   decode CONFIG_ID            DecodeHeaders (end of stream) -> "status N"
+//   decodeopen CONFIG_ID        DecodeHeaders, a body follows  -> "status N"
+//   data LEN END                DecodeData with a LEN-byte chunk -> "status N"
+//   encode STATUS               EncodeHeaders with :status    -> "status N"
+//   complete ATTEMPTS           OnStreamComplete + OnDestroy
+//   counters                    print the counters defined and their values
+//   sleep MS                    let the library's goroutines run (fault delays)
+//
+// Side effects print as "continue N", "reply CODE grpc=G body=... hdr K=V",
+// "set K=V" (request/response header writes), "copyheaders N" (the SDK
+// copied the whole map into Go), "log L MSG".
+// Built against the SDK's own api.h, so the structs match the library's.
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+
+typedef struct { const char* p; long long n; } GoStr; // a Go string header
+
+#define MAXH 64
+typedef struct { char* k; char* v; } kv;
+static kv reqh[MAXH], resph[MAXH];
+static int nreq, nresp;
+static char remote[128] = "192.0.2.1:1000";
+static uint64_t attempts = 1;
+static char* names[64];
+static long long counts[64];
+static int nmetrics;
+
+static char* dupn(const void* p, int n) { char* s = malloc(n + 1); memcpy(s, p, n); s[n] = 0; return s; }
+
+static kv* table(void* s, int** n) {
+  processState* ps = s;
+  if (ps->is_encoding) { *n = &nresp; return resph; }
+  *n = &nreq; return reqh;
+}
+
+static void put(kv* t, int* n, const char* k, const char* v) {
+  for (int i = 0; i < *n; i++) if (!strcmp(t[i].k, k)) { free(t[i].v); t[i].v = strdup(v); return; }
+  t[*n].k = strdup(k); t[*n].v = strdup(v); (*n)++;
+}
+
+// --- the C API Envoy gives the library ------------------------------------
+uint32_t envoyGoFilterLogLevel() { return 2; } // info
+void envoyGoFilterLog(uint32_t level, void* m, int n) {
+  char* s = dupn(m, n);
+  for (char* c = s; *c; c++) if (*c == '\n') *c = '|'; // one line per log
+  printf("log %u %s\n", level, s); free(s);
+}
+void envoyGoConfigHttpFinalize(void* c) {}
+void envoyGoFilterHttpFinalize(void* r, int reason) {}
+CAPIStatus envoyGoFilterHttpDefineMetric(void* c, uint32_t type, void* name, int n, uint32_t* id) {
+  names[nmetrics] = dupn(name, n); *id = nmetrics++;
+  return CAPIOK;
+}
+CAPIStatus envoyGoFilterHttpIncrementMetric(void* c, uint32_t id, int64_t off) {
+  counts[id] += off; return CAPIOK;
+}
+CAPIStatus envoyGoFilterHttpGetHeader(void* s, void* key, int klen, uint64_t* vd, int* vl) {
+  int* n; kv* t = table(s, &n);
+  for (int i = 0; i < *n; i++)
+    if ((int)strlen(t[i].k) == klen && !memcmp(t[i].k, key, klen)) {
+      *vd = (uint64_t)t[i].v; *vl = strlen(t[i].v); return CAPIOK;
+    }
+  return CAPIOK; // absent: value untouched, as Envoy does
+}
+// CopyHeaders fills the Go-side copy the SDK keeps (its Get, and its Set
+// before the first write): strs holds 2*num Go strings, buf the bytes.
+CAPIStatus envoyGoFilterHttpCopyHeaders(void* s, void* strs, void* buf) {
+  int* n; kv* t = table(s, &n);
+  GoStr* g = strs; char* b = buf;
+  printf("copyheaders %d\n", *n);
+  for (int i = 0; i < *n; i++) {
+    size_t kl = strlen(t[i].k), vl = strlen(t[i].v);
+    g[2 * i].p = b; g[2 * i].n = kl; memcpy(b, t[i].k, kl); b += kl;
+    g[2 * i + 1].p = vl ? b : NULL; g[2 * i + 1].n = vl; memcpy(b, t[i].v, vl); b += vl;
+  }
+  return CAPIOK;
+}
+
+// size is what Envoy passes with a header callback: the number of headers
+// and the bytes of all their keys and values.
+static uint64_t size(kv* t, int n) {
+  uint64_t bytes = 0;
+  for (int i = 0; i < n; i++) bytes += strlen(t[i].k) + strlen(t[i].v);
+  return bytes;
+}
+
+CAPIStatus envoyGoFilterHttpSetHeaderHelper(void* s, void* key, int klen, void* val, int vlen, headerAction a) {
+  int* n; kv* t = table(s, &n);
+  char* k = dupn(key, klen); char* v = dupn(val, vlen);
+  put(t, n, k, v);
+  printf("set %s=%s\n", k, v); free(k); free(v);
+  return CAPIOK;
+}
+CAPIStatus envoyGoFilterHttpContinue(void* s, int status) { printf("continue %d\n", status); return CAPIOK; }
+CAPIStatus envoyGoFilterHttpSendLocalReply(void* s, int code, void* body, int blen, void* hdrs, int hn,
+                                           long long grpc, void* det, int dlen) {
+  char* b = dupn(body, blen); char* d = dupn(det, dlen);
+  for (char* c = b; *c; c++) if (*c == '\n') *c = '|';
+  printf("reply %d grpc=%lld details=%s body=%s\n", code, grpc, d, b);
+  GoStr* h = hdrs;
+  for (int i = 0; i + 1 < hn; i += 2) printf("hdr %.*s=%.*s\n", (int)h[i].n, h[i].p, (int)h[i + 1].n, h[i + 1].p);
+  free(b); free(d);
+  return CAPIOK;
+}
+CAPIStatus envoyGoFilterHttpGetStringValue(void* r, int id, uint64_t* vd, int* vl) {
+  if (id != 8) return CAPIValueNotFound; // ValueDownstreamRemoteAddress
+  *vd = (uint64_t)remote; *vl = strlen(remote); return CAPIOK;
+}
+CAPIStatus envoyGoFilterHttpGetIntegerValue(void* r, int id, uint64_t* v) {
+  if (id != 6) return CAPIValueNotFound; // ValueAttemptCount
+  *v = attempts; return CAPIOK;
+}
+
+// --- the library's exports, as Envoy's dso.cc looks them up ---------------
+static uint64_t (*newConfig)(httpConfig*);
+static uint64_t (*mergeConfig)(uint64_t, uint64_t, uint64_t, uint64_t);
+static uint64_t (*onHeader)(processState*, uint64_t, uint64_t, uint64_t);
+static uint64_t (*onData)(processState*, uint64_t, uint64_t, uint64_t);
+static void (*onComplete)(httpRequest*);
+static void (*onDestroy)(httpRequest*, uint64_t);
+
+static void* sym(void* h, const char* name) {
+  void* f = dlsym(h, name);
+  if (!f) { fprintf(stderr, "missing %s\n", name); exit(2); }
+  return f;
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  void* h = dlopen(argv[1], RTLD_LAZY);
+  if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
+  newConfig = sym(h, "envoyGoFilterNewHttpPluginConfig");
+  mergeConfig = sym(h, "envoyGoFilterMergeHttpPluginConfig");
+  onHeader = sym(h, "envoyGoFilterOnHttpHeader");
+  onData = sym(h, "envoyGoFilterOnHttpData");
+  onComplete = sym(h, "envoyGoFilterOnHttpStreamComplete");
+  onDestroy = sym(h, "envoyGoFilterOnHttpDestroy");
+
+  static char plugin[] = "btp";
+  httpRequest* req = NULL;
+  processState dec, enc;
+  char line[4096], a[2048], b[2048];
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    if (sscanf(line, "config %2047s %2047s", a, b) == 2) {
+      FILE* f = fopen(b, "rb");
+      if (!f) { perror(b); return 2; }
+      static char buf[65536];
+      size_t n = fread(buf, 1, sizeof buf, f); fclose(f);
+      httpConfig* c = calloc(1, sizeof *c); // kept: the library holds it for metrics
+      c->plugin_name_ptr = (uint64_t)plugin; c->plugin_name_len = 3;
+      c->config_ptr = (uint64_t)buf; c->config_len = n;
+      c->is_route_config = !strcmp(a, "route"); c->concurrency = 1;
+      printf("config %llu\n", (unsigned long long)newConfig(c));
+    } else if (sscanf(line, "merge %2047s %2047s", a, b) == 2) {
+      printf("merged %llu\n", (unsigned long long)mergeConfig((uint64_t)plugin, 3, strtoull(a, 0, 10), strtoull(b, 0, 10)));
+    } else if (sscanf(line, "header %2047s %2047[^\n]", a, b) == 2) {
+      put(reqh, &nreq, a, b);
+    } else if (sscanf(line, "remote %127s", remote) == 1) {
+    } else if (sscanf(line, "decodeopen %2047s", a) == 1 ||
+               (!strncmp(line, "decode ", 7) && sscanf(line, "decode %2047s", a) == 1)) {
+      req = calloc(1, sizeof *req);
+      req->plugin_name.data = plugin; req->plugin_name.len = 3;
+      req->configId = strtoull(a, 0, 10); req->worker_id = 0;
+      dec = (processState){req, 0, 1}; // decoding, ProcessingHeader
+      int end = !strncmp(line, "decode ", 7);
+      printf("status %llu\n", (unsigned long long)onHeader(&dec, end, nreq, size(reqh, nreq)));
+    } else if (sscanf(line, "data %2047s %2047s", a, b) == 2) {
+      dec.state = 4; // ProcessingData; the library reads only the chunk's length here
+      printf("status %llu\n", (unsigned long long)onData(&dec, atoi(b), 1, strtoull(a, 0, 10)));
+    } else if (sscanf(line, "encode %2047s", a) == 1) {
+      nresp = 0; put(resph, &nresp, ":status", a);
+      enc = (processState){req, 1, 1}; // encoding, ProcessingHeader
+      printf("status %llu\n", (unsigned long long)onHeader(&enc, 0, nresp, size(resph, nresp)));
+    } else if (sscanf(line, "complete %2047s", a) == 1) {
+      attempts = strtoull(a, 0, 10);
+      onComplete(req); onDestroy(req, 0);
+      nreq = 0; printf("done\n");
+    } else if (sscanf(line, "sleep %2047s", a) == 1) {
+      usleep(atoi(a) * 1000);
+    } else if (!strcmp(line, "counters")) {
+      for (int i = 0; i < nmetrics; i++) printf("counter %s %lld\n", names[i], counts[i]);
+    } else if (line[0]) {
+      fprintf(stderr, "bad command: %s\n", line); return 2;
+    }
+  }
+  return 0;
+}
