@@ -129,3 +129,27 @@ func BenchmarkNewStream(b *testing.B) {
 		s.OnStreamComplete(1)
 	}
 }
+
+// TestDecisionAllocs pins the allocation count of a whole request decision
+// with all five features on (the benchmark's path, plus Distinct source
+// keys): zero. Allocation counts are deterministic, unlike timings.
+func TestDecisionAllocs(t *testing.T) {
+	cfg := allFive[:len(allFive)-1] + `, "retryBudget": {"percent": 50}}`
+	c := mustConfig(t, cfg, Options{Stats: benchStats{}, Rand: func() uint32 { return ^uint32(0) }})
+	d := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"type":"Distinct","value":"0.0.0.0/0"},"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":1000000000,"unit":"Second"}}]}}}`, Options{})
+	var s Stream
+	req := &benchReq{user: "user-42", ctype: "application/json", clen: "100"}
+	resp := &benchResp{}
+	for _, cfg := range []*Config{c, d} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			s.Init(cfg)
+			s.OnRequestHeaders(req, false)
+			s.OnRequestBody(100, true)
+			s.OnResponseHeaders(200, resp)
+			s.OnStreamComplete(1)
+		})
+		if allocs != 0 {
+			t.Errorf("decision allocates %v times per request, want 0", allocs)
+		}
+	}
+}

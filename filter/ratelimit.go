@@ -135,8 +135,6 @@ type matchState struct {
 	havePath   bool
 	haveAddr   bool
 	addr       netip.Addr
-	addrText   string // aliases addrBuf
-	addrBuf    [48]byte
 	key        [128]byte
 	keyLen     int
 	keyParts   int
@@ -161,10 +159,8 @@ func (m *matchState) getPath(req Request) string {
 	return m.path
 }
 
-// getAddr parses the source address once. Its text form, the Distinct
-// key, is the canonical address (IPv4-mapped IPv6 unmapped, no port), so
-// one client is one key however Envoy spells its address.
-func (m *matchState) getAddr(req Request) (netip.Addr, string) {
+// getAddr parses the source address once (IPv4-mapped IPv6 unmapped).
+func (m *matchState) getAddr(req Request) netip.Addr {
 	if !m.haveAddr {
 		m.haveAddr = true
 		a := req.SourceAddress()
@@ -173,16 +169,19 @@ func (m *matchState) getAddr(req Request) (netip.Addr, string) {
 		} else if ad, err := netip.ParseAddr(a); err == nil {
 			m.addr = ad.Unmap()
 		}
-		if m.addr.IsValid() {
-			b := m.addr.AppendTo(m.addrBuf[:0])
-			m.addrText = unsafe.String(unsafe.SliceData(b), len(b))
-		}
 	}
-	return m.addr, m.addrText
+	return m.addr
+}
+
+// addAddrKey appends the canonical address (no port) as a Distinct key
+// part, so one client is one key however Envoy spells its address.
+func (m *matchState) addAddrKey(a netip.Addr) {
+	var buf [64]byte
+	m.addKey(a.AppendTo(buf[:0]))
 }
 
 // addKey appends one part of a Distinct key.
-func (m *matchState) addKey(part string) {
+func (m *matchState) addKey(part []byte) {
 	if m.keyOver == nil && m.keyLen+len(part)+1 <= len(m.key) {
 		if m.keyParts > 0 {
 			m.key[m.keyLen] = 0
@@ -232,7 +231,7 @@ func (m *matchState) selector(sp *config.SelectorPlan, req Request) bool {
 			if !ok {
 				return false
 			}
-			m.addKey(v)
+			m.addKey(unsafe.Slice(unsafe.StringData(v), len(v))) // read only
 		case config.MatchExact:
 			if (ok && v == h.Value) == h.Invert {
 				return false
@@ -272,13 +271,13 @@ func (m *matchState) selector(sp *config.SelectorPlan, req Request) bool {
 		}
 	}
 	if src := sp.Source; src != nil {
-		addr, text := m.getAddr(req)
+		addr := m.getAddr(req)
 		in := addr.IsValid() && src.Prefix.Contains(addr)
 		if in == src.Invert {
 			return false
 		}
 		if src.Distinct {
-			m.addKey(text)
+			m.addAddrKey(addr)
 		}
 	}
 	return true
