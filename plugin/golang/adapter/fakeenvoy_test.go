@@ -150,6 +150,22 @@ counters
 		}
 	})
 
+	t.Run("trailers after a held body continue from a goroutine", func(t *testing.T) {
+		out := runEnvoy(t, bin, so, []string{`{"requestBuffer":{"limit":"1Ki"}}`},
+			"config filter $0\nheader :method POST\ndecodeopen 1\ndata 100 0\ntrailers\nsleep 200\ncomplete 1\n")
+		if !contains(out, "config 1", "status 4", "status 4", "status 0", "continue 2", "done") {
+			t.Fatalf("output:\n%s", strings.Join(out, "\n"))
+		}
+	})
+
+	t.Run("gRPC abort carries the gRPC status", func(t *testing.T) {
+		out := runEnvoy(t, bin, so, []string{`{"faultInjection":{"abort":{"grpcStatus":8}}}`},
+			"config filter $0\nheader :method POST\nheader content-type application/grpc\ndecode 1\ncomplete 1\n")
+		if !contains(out, "config 1", "reply 429 grpc=8 details=fault_filter_abort", "status 1", "done") {
+			t.Fatalf("output:\n%s", strings.Join(out, "\n"))
+		}
+	})
+
 	t.Run("panic answers 500 and the next request is served", func(t *testing.T) {
 		out := runEnvoy(t, bin, so, []string{`{"debug":{"panicHeader":"x-boom"}}`},
 			"config filter $0\nheader x-boom 1\ndecode 1\ncomplete 1\nheader :method GET\ndecode 1\ncomplete 1\n")

@@ -11,6 +11,7 @@
 //   decode CONFIG_ID            DecodeHeaders (end of stream) -> "status N"
 //   decodeopen CONFIG_ID        DecodeHeaders, a body follows  -> "status N"
 //   data LEN END                DecodeData with a LEN-byte chunk -> "status N"
+//   trailers                    DecodeTrailers (no trailer read) -> "status N"
 //   encode STATUS               EncodeHeaders with :status    -> "status N"
 //   complete ATTEMPTS           OnStreamComplete + OnDestroy
 //   counters                    print the counters defined and their values
@@ -183,6 +184,9 @@ int main(int argc, char** argv) {
     } else if (sscanf(line, "data %2047s %2047s", a, b) == 2) {
       dec.state = 4; // ProcessingData; the library reads only the chunk's length here
       printf("status %llu\n", (unsigned long long)onData(&dec, atoi(b), 1, strtoull(a, 0, 10)));
+    } else if (!strcmp(line, "trailers")) {
+      dec.state = 6; // ProcessingTrailer
+      printf("status %llu\n", (unsigned long long)onHeader(&dec, 1, 0, 0));
     } else if (sscanf(line, "encode %2047s", a) == 1) {
       nresp = 0; put(resph, &nresp, ":status", a);
       enc = (processState){req, 1, 1}; // encoding, ProcessingHeader
