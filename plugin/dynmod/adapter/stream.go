@@ -202,11 +202,12 @@ func (x *Stream) hostPanic(v any) bool {
 	}
 	logf(shared.LogLevelError, "%s", fmt.Sprintf("btp: recovered panic in the dynamic-module host: %v\n%s", v, debug.Stack()))
 	counts.Inc(filter.Panics)
-	if !x.replied {
-		func() {
-			defer func() { recover() }() // Envoy may refuse a reply this late
+	func() {
+		defer func() { recover() }() // the handle may be what panicked
+		if !x.replied {
 			x.reply(filter.PanicReply())
-		}()
-	}
+		}
+		counts.flush(x.h, x.f.ids)
+	}()
 	return true
 }

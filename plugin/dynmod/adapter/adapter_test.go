@@ -1,0 +1,219 @@
+package adapter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared"
+	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared/fake"
+
+	"github.com/envoy-btp/envoy-btp/filter"
+)
+
+// newStream builds the filter the way Envoy does: filter-level config,
+// per-route config, then one stream per request.
+func newStream(t *testing.T, filterJSON, routeJSON string, headers map[string][]string) (*Stream, *fakeHandle, *fakeConfigHandle) {
+	t.Helper()
+	ch := &fakeConfigHandle{}
+	ff, err := ConfigFactory{}.Create(ch, []byte(filterJSON))
+	if err != nil {
+		t.Fatalf("filter config: %v", err)
+	}
+	var route any
+	if routeJSON != "" {
+		if route, err = (ConfigFactory{}).CreatePerRoute([]byte(routeJSON)); err != nil {
+			t.Fatalf("route config: %v", err)
+		}
+	}
+	h := newFakeHandle(route, headers)
+	return ff.Create(h).(*Stream), h, ch
+}
+
+func get(path string, extra ...string) map[string][]string {
+	m := map[string][]string{":method": {"GET"}, ":path": {path}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i]] = []string{extra[i+1]}
+	}
+	return m
+}
+
+// countOf is the value Envoy got for counter c.
+func countOf(h *fakeHandle, ch *fakeConfigHandle, c filter.Counter) uint64 {
+	for i, name := range ch.counters {
+		if name == StatName(c) {
+			return h.counts[shared.MetricID(i+1)]
+		}
+	}
+	return 0
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	_, err := ConfigFactory{}.Create(&fakeConfigHandle{}, []byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Sec"}}]}}}`))
+	if err == nil || !strings.Contains(err.Error(), "btp filter config: rateLimit.local.rules[0].limit.unit") {
+		t.Errorf("filter config error %v, want it to name rateLimit.local.rules[0].limit.unit", err)
+	}
+	_, err = ConfigFactory{}.CreatePerRoute([]byte(`{"requestBuffer":{"limit":"lots"}}`))
+	if err == nil || !strings.Contains(err.Error(), "btp per-route config: requestBuffer.limit") {
+		t.Errorf("per-route error %v, want it to name requestBuffer.limit", err)
+	}
+	if _, err := (ConfigFactory{}).Create(&fakeConfigHandle{}, nil); err != nil {
+		t.Errorf("empty filter config: %v, want the empty defaults", err)
+	}
+}
+
+func TestCountersAreDefinedUnderTheirStatNames(t *testing.T) {
+	_, _, ch := newStream(t, "{}", "", get("/"))
+	if len(ch.counters) != int(filter.NumCounters) {
+		t.Fatalf("defined %d counters, want %d", len(ch.counters), filter.NumCounters)
+	}
+	if ch.counters[filter.RateLimitOverLimit] != "ratelimit.over_limit" {
+		t.Errorf("counter name %q, want ratelimit.over_limit (metrics_namespace btp adds the prefix)", ch.counters[filter.RateLimitOverLimit])
+	}
+}
+
+func TestRateLimitReplyAndCounter(t *testing.T) {
+	route := `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"value":"10.0.0.0/8"}}],"limit":{"requests":1,"unit":"Hour"}}]}}}`
+	ch := &fakeConfigHandle{}
+	ff, _ := ConfigFactory{}.Create(ch, []byte("{}"))
+	rc, err := ConfigFactory{}.CreatePerRoute([]byte(route))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *fakeHandle
+	for i, want := range []shared.HeadersStatus{shared.HeadersStatusContinue, shared.HeadersStatusStop} {
+		h := newFakeHandle(rc, get("/"))
+		s := ff.Create(h).(*Stream)
+		if got := s.OnRequestHeaders(h.reqHdr, true); got != want {
+			t.Fatalf("request %d: status %v, want %v", i, got, want)
+		}
+		s.OnStreamComplete()
+		last = h
+	}
+	if len(last.replies) != 1 || last.replies[0].status != 429 {
+		t.Fatalf("second request replies %+v, want one 429", last.replies)
+	}
+	if !hasHeader(last.replies[0].headers, "x-ratelimit-limit", "1") {
+		t.Errorf("429 headers %v lack x-ratelimit-limit: 1", last.replies[0].headers)
+	}
+	if got := countOf(last, ch, filter.RateLimitOverLimit); got != 1 {
+		t.Errorf("over_limit counted %d through the stream's handle, want 1", got)
+	}
+}
+
+func hasHeader(hs [][2]string, k, v string) bool {
+	for _, h := range hs {
+		if h[0] == k && h[1] == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDelayResumesThroughTheScheduler(t *testing.T) {
+	s, h, _ := newStream(t, "{}", `{"faultInjection":{"delay":{"fixedDelay":"20ms"}}}`, get("/"))
+	start := time.Now()
+	if got := s.OnRequestHeaders(h.reqHdr, true); got != shared.HeadersStatusStop {
+		t.Fatalf("headers status %v, want Stop while delayed", got)
+	}
+	if h.continued != 0 {
+		t.Fatal("continued before the delay passed")
+	}
+	var task func()
+	select {
+	case task = <-h.sched.tasks:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the delay never scheduled its resume")
+	}
+	if took := time.Since(start); took < 20*time.Millisecond {
+		t.Errorf("resume scheduled after %v, want >= 20ms", took)
+	}
+	task() // Envoy runs it on the worker thread
+	if h.continued != 1 {
+		t.Errorf("ContinueRequest called %d times, want 1", h.continued)
+	}
+}
+
+func TestDelayHoldsTheBodyAndBufferStillCounts(t *testing.T) {
+	route := `{"faultInjection":{"delay":{"fixedDelay":"10ms"}},"requestBuffer":{"limit":"100"}}`
+	s, h, _ := newStream(t, "{}", route, map[string][]string{":method": {"POST"}, ":path": {"/"}})
+	if got := s.OnRequestHeaders(h.reqHdr, false); got != shared.HeadersStatusStop {
+		t.Fatalf("headers: %v, want Stop", got)
+	}
+	if got := s.OnRequestBody(fake.NewFakeBodyBuffer(make([]byte, 60)), false); got != shared.BodyStatusStopAndBuffer {
+		t.Fatalf("body during the delay: %v, want StopAndBuffer", got)
+	}
+	if got := s.OnRequestBody(fake.NewFakeBodyBuffer(make([]byte, 60)), true); got != shared.BodyStatusStopNoBuffer {
+		t.Fatalf("body over the limit: %v, want StopNoBuffer after the 413", got)
+	}
+	if len(h.replies) != 1 || h.replies[0].status != 413 {
+		t.Fatalf("replies %+v, want one 413", h.replies)
+	}
+	(<-h.sched.tasks)() // the delay fires after the reply: nothing more happens
+	if h.continued != 0 || len(h.replies) != 1 {
+		t.Errorf("after the reply the resume continued %d times, replied %d times", h.continued, len(h.replies))
+	}
+}
+
+func TestDelayedBodyUnderTheLimitContinuesAfterTheDelay(t *testing.T) {
+	route := `{"faultInjection":{"delay":{"fixedDelay":"10ms"}},"requestBuffer":{"limit":"100"}}`
+	s, h, _ := newStream(t, "{}", route, map[string][]string{":method": {"POST"}, ":path": {"/"}})
+	s.OnRequestHeaders(h.reqHdr, false)
+	if got := s.OnRequestBody(fake.NewFakeBodyBuffer(make([]byte, 50)), true); got != shared.BodyStatusStopAndBuffer {
+		t.Fatalf("whole body during the delay: %v, want StopAndBuffer until the delay passes", got)
+	}
+	(<-h.sched.tasks)()
+	if h.continued != 1 || len(h.replies) != 0 {
+		t.Errorf("after the delay: continued %d, replies %d; want 1 and 0", h.continued, len(h.replies))
+	}
+}
+
+func TestEnginePanicIs500(t *testing.T) {
+	s, h, ch := newStream(t, `{"debug":{"panicHeader":"x-boom"}}`, "", get("/", "x-boom", "1"))
+	if got := s.OnRequestHeaders(h.reqHdr, true); got != shared.HeadersStatusStop {
+		t.Fatalf("status %v, want Stop", got)
+	}
+	if len(h.replies) != 1 || h.replies[0].status != 500 {
+		t.Fatalf("replies %+v, want one 500", h.replies)
+	}
+	if got := countOf(h, ch, filter.Panics); got != 1 {
+		t.Errorf("panics counted %d, want 1", got)
+	}
+}
+
+func TestHostPanicIs500(t *testing.T) {
+	s, h, ch := newStream(t, "{}", "", get("/"))
+	h.panicOn = "GetMostSpecificConfig"
+	if got := s.OnRequestHeaders(h.reqHdr, true); got != shared.HeadersStatusStop {
+		t.Fatalf("status %v, want Stop", got)
+	}
+	if len(h.replies) != 1 || h.replies[0].status != 500 {
+		t.Fatalf("replies %+v, want one 500", h.replies)
+	}
+	if got := countOf(h, ch, filter.Panics); got != 1 {
+		t.Errorf("panics counted %d, want 1", got)
+	}
+	// The stream stays usable for the rest of Envoy's callbacks.
+	s.OnResponseHeaders(fake.NewFakeHeaderMap(map[string][]string{":status": {"500"}}), true)
+	s.OnStreamComplete()
+}
+
+func TestResponseOverride(t *testing.T) {
+	route := `{"responseOverride":[{"match":{"statusCodes":[{"value":502}]},"response":{"statusCode":503,"contentType":"text/plain","body":{"inline":"try later"}}}]}`
+	s, h, _ := newStream(t, "{}", route, get("/"))
+	s.OnRequestHeaders(h.reqHdr, true)
+	if got := s.OnResponseHeaders(fake.NewFakeHeaderMap(map[string][]string{":status": {"502"}}), false); got != shared.HeadersStatusStop {
+		t.Fatalf("status %v, want Stop", got)
+	}
+	if len(h.replies) != 1 || h.replies[0].status != 503 || h.replies[0].body != "try later" || !hasHeader(h.replies[0].headers, "content-type", "text/plain") {
+		t.Errorf("replies %+v, want 503 text/plain %q", h.replies, "try later")
+	}
+}
+
+func TestStatusParsing(t *testing.T) {
+	for in, want := range map[string]int{"200": 200, "503": 503, "": 0, "20x": 0, "2000": 0} {
+		if got := status(fake.NewFakeHeaderMap(map[string][]string{":status": {in}})); got != want {
+			t.Errorf("status(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
