@@ -289,3 +289,40 @@ func TestBadRegexRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitServiceAddress: the rate limit cluster follows
+// --ratelimit-url: a name resolves through DNS, an IP is static.
+func TestRateLimitServiceAddress(t *testing.T) {
+	spec := &egv1a1.BackendTrafficPolicySpec{RateLimit: &egv1a1.RateLimitSpec{Global: &egv1a1.GlobalRateLimit{
+		Rules: []egv1a1.RateLimitRule{{Limit: egv1a1.RateLimitValue{Requests: 1, Unit: egv1a1.RateLimitUnitSecond}}},
+	}}}
+	for _, tc := range []struct {
+		url, addr string
+		dns       bool
+	}{
+		{"", "envoy-ratelimit.envoy-gateway-system.svc.cluster.local", true},
+		{"grpc://127.0.0.1:8081", "127.0.0.1", false},
+	} {
+		b, err := Render(model(80, spec), Options{RateLimitServiceURL: tc.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, c := range b.GetStaticResources().GetClusters() {
+			if c.GetName() != rateLimitClusterName {
+				continue
+			}
+			found = true
+			sa := c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+			if sa.GetAddress() != tc.addr || sa.GetPortValue() != 8081 {
+				t.Errorf("%q: endpoint %s:%d", tc.url, sa.GetAddress(), sa.GetPortValue())
+			}
+			if isDNS := c.GetClusterType() != nil; isDNS != tc.dns {
+				t.Errorf("%q: DNS cluster %v, want %v", tc.url, isDNS, tc.dns)
+			}
+		}
+		if !found {
+			t.Errorf("%q: no %s cluster", tc.url, rateLimitClusterName)
+		}
+	}
+}
