@@ -22,7 +22,6 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	commonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/common/v3"
 	maglevv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/maglev/v3"
 	ringhashv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/ring_hash/v3"
@@ -465,16 +464,9 @@ func predictor(t *testing.T, boot string) (*lbhash.Route, bool) {
 	if len(rt.Policies) == 0 {
 		t.Fatal("the rendered route has no hash policy")
 	}
-	trustXFF := true
-	for _, l := range b.GetStaticResources().GetListeners() {
-		for _, fc := range l.GetFilterChains() {
-			for _, f := range fc.GetFilters() {
-				hcm := &hcmv3.HttpConnectionManager{}
-				if f.GetTypedConfig().UnmarshalTo(hcm) == nil && hcm.GetUseRemoteAddress().GetValue() {
-					trustXFF = false
-				}
-			}
-		}
+	trustXFF, err := fromxds.TrustsForwardedFor(b, routes[0].GetName())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rt, trustXFF
 }

@@ -151,7 +151,19 @@ func (f *hashFlags) run(s *stdio) error {
 	if moving {
 		return f.moves(s.out, label, rt, routes[0], clusters)
 	}
-	return f.predict(s.out, label, rt)
+	if err := f.predict(s.out, label, rt); err != nil {
+		return err
+	}
+	for _, p := range rt.Policies {
+		if p.Kind != lbhash.SourceIP {
+			continue
+		}
+		if xff, err := fromxds.TrustsForwardedFor(b, routes[0].GetName()); err == nil && xff {
+			fmt.Fprintf(s.out, "note:     the listener takes the client address from X-Forwarded-For (its last entry) when a request has one; --source-ip is that address\n")
+		}
+		break
+	}
+	return nil
 }
 
 // findRule finds the route's rule by name or index.

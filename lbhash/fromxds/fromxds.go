@@ -64,6 +64,36 @@ func Routes(b *bootstrapv3.Bootstrap, match func(name string) bool) ([]*routev3.
 	return out, nil
 }
 
+// TrustsForwardedFor reports whether the connection manager serving the
+// named route takes the client address from X-Forwarded-For (Envoy's
+// default, use_remote_address false) rather than from the connection: the
+// address SourceIP hashes is then the last X-Forwarded-For entry a client
+// sends.
+func TrustsForwardedFor(b *bootstrapv3.Bootstrap, routeName string) (bool, error) {
+	for _, l := range b.GetStaticResources().GetListeners() {
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				hcm, err := connectionManager(f)
+				if err != nil {
+					return false, fmt.Errorf("listener %q: %w", l.GetName(), err)
+				}
+				for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
+					for _, r := range vh.GetRoutes() {
+						if r.GetName() != routeName {
+							continue
+						}
+						if len(hcm.GetOriginalIpDetectionExtensions()) > 0 {
+							return false, fmt.Errorf("listener %q: original_ip_detection_extensions: not modelled", l.GetName())
+						}
+						return !hcm.GetUseRemoteAddress().GetValue(), nil
+					}
+				}
+			}
+		}
+	}
+	return false, fmt.Errorf("route %q not found", routeName)
+}
+
 func connectionManager(f *listenerv3.Filter) (*hcmv3.HttpConnectionManager, error) {
 	a := f.GetTypedConfig()
 	if a == nil || a.MessageName() != "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager" {

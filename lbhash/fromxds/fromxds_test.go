@@ -1,6 +1,9 @@
 package fromxds
 
 import (
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"strings"
 	"testing"
 
@@ -205,5 +208,36 @@ func TestRetryPolicy(t *testing.T) {
 	r.GetRoute().RetryPolicy.RetryHostPredicate = append(r.GetRoute().RetryPolicy.RetryHostPredicate, pred("envoy.retry_host_predicates.omit_host_metadata"))
 	if _, err := Route(r, map[string]*clusterv3.Cluster{"c": c}); err == nil || !strings.Contains(err.Error(), "omit_host_metadata") {
 		t.Fatalf("err = %v, want the unmodelled predicate named", err)
+	}
+}
+
+func TestTrustsForwardedFor(t *testing.T) {
+	route := &routev3.Route{Name: "r"}
+	boot := func(useRemote bool) *bootstrapv3.Bootstrap {
+		hcm := &hcmv3.HttpConnectionManager{
+			RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: &routev3.RouteConfiguration{
+				VirtualHosts: []*routev3.VirtualHost{{Name: "vh", Domains: []string{"*"}, Routes: []*routev3.Route{route}}},
+			}},
+		}
+		if useRemote {
+			hcm.UseRemoteAddress = wrapperspb.Bool(true)
+		}
+		a, err := anypb.New(hcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &bootstrapv3.Bootstrap{StaticResources: &bootstrapv3.Bootstrap_StaticResources{Listeners: []*listenerv3.Listener{{
+			Name: "l", FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
+				Name: "hcm", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: a}}}}},
+		}}}}
+	}
+	for _, useRemote := range []bool{false, true} {
+		got, err := TrustsForwardedFor(boot(useRemote), "r")
+		if err != nil || got == useRemote {
+			t.Errorf("use_remote_address %v: TrustsForwardedFor = %v, %v", useRemote, got, err)
+		}
+	}
+	if _, err := TrustsForwardedFor(boot(false), "nope"); err == nil {
+		t.Error("unknown route accepted")
 	}
 }
