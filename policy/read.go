@@ -281,6 +281,7 @@ func validateObject(key string, data []byte, e errs) ([]byte, bool) {
 	s := all[key]
 	applyDefaults(s, raw)
 	validateSchema(s, raw, e)
+	checkListTypes(s, raw, "", e)
 	switch {
 	case strings.HasSuffix(key, "/BackendTrafficPolicy"):
 		checkRules(btpRules, raw, e)

@@ -232,3 +232,22 @@ func TestUnknownFieldListsAllowed(t *testing.T) {
 		`spec.retry.numRetry: unknown field: allowed numAttemptsPerPriority, numRetries, perRetry, retryOn`,
 		`spec.targetRefs[0].name: Gateway "default/gw" not found`)
 }
+
+func TestListTypes(t *testing.T) {
+	in := `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - matches: [{headers: [{name: x-a, value: "1"}, {name: x-a, value: "2"}]}]
+` + btpHead + `  responseOverride:
+  - match: {statusCodes: [{value: 500}]}
+    response: {body: {inline: x}, header: {set: [{name: h, value: a}, {name: h, value: b}]}}
+`
+	_, errs := load(t, in)
+	wantErrors(t, errs,
+		`HTTPRoute/default/r: spec.rules[0].matches[0].headers[1]: duplicate entry (name "x-a"): already at spec.rules[0].matches[0].headers[0], entries must be unique`,
+		`BackendTrafficPolicy/default/p1: spec.responseOverride[0].response.header.set[1]: duplicate entry (name "h")`,
+		`Gateway "default/gw" not found`)
+}

@@ -116,8 +116,7 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 		l := &g.Spec.Listeners[i]
 		path := fmt.Sprintf("spec.listeners[%d]", i)
 		if _, dup := v.listeners[mg.Name][string(l.Name)]; dup {
-			e.add(path+".name", "duplicate listener name %q", l.Name)
-			continue
+			continue // Read reported it (listeners are a list-type map keyed by name)
 		}
 		if l.Protocol != gwapiv1.HTTPProtocolType {
 			e.add(path+".protocol", "unsupported value %q: allowed HTTP", l.Protocol)

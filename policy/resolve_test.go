@@ -85,7 +85,7 @@ spec:
 	_, errs := load(t, in)
 	wantErrors(t, errs,
 		`spec.listeners[0].allowedRoutes.namespaces.from: unsupported value "Selector"`,
-		`spec.listeners[1].name: duplicate listener name "a"`,
+		`spec.listeners[1]: duplicate entry (name "a"): already at spec.listeners[0], entries must be unique`,
 		`spec.listeners[2].protocol: unsupported value "TLS": allowed HTTP`,
 		`spec.listeners[2].tls: not supported`)
 }
