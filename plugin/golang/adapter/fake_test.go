@@ -165,7 +165,11 @@ func (h *fakeHeaders) fetches() map[string]int {
 	return out
 }
 
+// Status goes through Get in the SDK, so it fills the Go-side copy too.
 func (h *fakeHeaders) Status() (int, bool) {
+	h.mu.Lock()
+	h.fill()
+	h.mu.Unlock()
 	v := h.value(":status")
 	if v == "" {
 		return 0, false

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,6 +126,10 @@ counters
 			if !contains(out, c) {
 				t.Errorf("missing %q in:\n%s", c, strings.Join(out, "\n"))
 			}
+		}
+		// reading :status and overriding the response copies no headers
+		if i := slices.IndexFunc(out, func(l string) bool { return strings.HasPrefix(l, "reply 502") }); i < 1 || out[i-1] != "status 2" {
+			t.Errorf("the response path copied headers or did more than answer:\n%s", strings.Join(out, "\n"))
 		}
 		if !contains(out, "hdr x-ratelimit-limit=1") || !contains(out, "hdr content-type=text/plain") {
 			t.Errorf("reply headers missing:\n%s", strings.Join(out, "\n"))

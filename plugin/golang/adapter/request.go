@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
@@ -40,6 +41,16 @@ type responseView struct {
 func (r *responseView) Header(name string) (string, bool) { return header(r.h, name) }
 
 func (r *responseView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) } // see requestView.SetHeader
+
+// responseStatus reads :status with GetRaw: the SDK's Status() goes through
+// Get, which would copy every response header into Go on every response.
+func responseStatus(h api.ResponseHeaderMap) int {
+	n, err := strconv.Atoi(h.GetRaw(":status"))
+	if err != nil {
+		return 0
+	}
+	return n
+}
 
 // header returns a header's first value. GetRaw cannot tell an absent
 // header from one with an empty value, and the only call that can (Get)

@@ -85,7 +85,7 @@ func (f *streamFilter) EncodeHeaders(h api.ResponseHeaderMap, endStream bool) (s
 	defer f.mu.Unlock()
 	enc := f.cb.EncoderFilterCallbacks()
 	defer f.recoverCallback(&st, enc)
-	status, _ := h.Status()
+	status := responseStatus(h)
 	f.resp.h = h
 	a := f.s.OnResponseHeaders(status, &f.resp)
 	f.resp.h = nil

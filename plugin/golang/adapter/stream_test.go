@@ -547,7 +547,7 @@ func TestPanicAnswers500(t *testing.T) {
 }
 
 // TestAdapterPanic: a panic in the adapter's own code (here: the response
-// map blows up when the adapter reads the status) is turned into a 500 and
+// map blows up when the adapter reads :status) is turned into a 500 and
 // logged through the request's callbacks, never into a crash. A panic in a
 // header map the engine calls is caught by the engine's own guard.
 func TestAdapterPanic(t *testing.T) {
@@ -556,7 +556,7 @@ func TestAdapterPanic(t *testing.T) {
 	if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
 		t.Fatalf("DecodeHeaders = %v", st)
 	}
-	if st := q.f.EncodeHeaders(explodingHeaders{newHeaders(":status", "200")}, false); st != api.LocalReply {
+	if st := q.f.EncodeHeaders(explodingRead{newHeaders(":status", "200")}, false); st != api.LocalReply {
 		t.Fatalf("EncodeHeaders = %v, want LocalReply", st)
 	}
 	if rs, _ := q.h.enc.snapshot(); len(rs) != 1 || rs[0].status != 500 {
@@ -581,8 +581,11 @@ func TestAdapterPanic(t *testing.T) {
 
 type explodingHeaders struct{ *fakeHeaders }
 
-func (explodingHeaders) Set(string, string)  { panic("header map exploded") }
-func (explodingHeaders) Status() (int, bool) { panic("header map exploded") }
+func (explodingHeaders) Set(string, string) { panic("header map exploded") }
+
+type explodingRead struct{ *fakeHeaders }
+
+func (explodingRead) GetRaw(string) string { panic("header map exploded") }
 
 // TestFetchesOnlyWhatRulesNeed: a request costs Envoy lookups only for the
 // headers and stream info its config's rules name. Reads never copy the
