@@ -11,7 +11,7 @@ import (
 
 // filterProxy starts Envoy on the hand-written bootstrap
 // testdata/filter.bootstrap.yaml: backend 0 answers 200, backend 1 answers
-// 500 (for responseOverride), backend 2 is spare.
+// 500 (for responseOverride), backend 2 serves the retry route.
 func filterProxy(t *testing.T) *harness.Proxy {
 	t.Helper()
 	bs := harness.StartBackends(t, "be", 3)

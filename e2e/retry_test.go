@@ -64,3 +64,21 @@ func TestRetry(t *testing.T) {
 		t.Errorf("btp.retry.non_idempotent = %d, want 1", got)
 	}
 }
+
+// retry.allowNonIdempotent (an envoy-btp extension, hand-written config):
+// the filter lets the router retry a POST.
+func TestRetryPostWhenAllowed(t *testing.T) {
+	p := filterProxy(t)
+	be := p.Backends[2]
+	be.SetStatus(http.StatusServiceUnavailable)
+	req, _ := http.NewRequest(http.MethodPost, p.URL("/retry/post-allowed"), strings.NewReader("idempotent by contract"))
+	if code, _, _ := harness.Do(t, req); code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503 after the retries", code)
+	}
+	if be.Hits() != 3 {
+		t.Errorf("backend hits %d, want 3 (POST retried twice when allowed)", be.Hits())
+	}
+	if got := p.Envoy.Stat(t, "btp.retry.allowed"); got != 1 {
+		t.Errorf("btp.retry.allowed = %d, want 1", got)
+	}
+}
