@@ -112,6 +112,12 @@ func TestRequiredAndInvalidValues(t *testing.T) {
 			"spec.faultInjection: needs delay or abort"},
 		{"dns family", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{DNS: &egv1a1.DNS{LookupFamily: new(egv1a1.DNSLookupFamily("IPv5"))}}},
 			`spec.dns.lookupFamily: "IPv5": allowed IPv4, IPv6, IPv4Preferred, IPv6Preferred, IPv4AndIPv6`},
+		{"table size", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{LoadBalancer: &egv1a1.LoadBalancer{
+			Type: egv1a1.ConsistentHashLoadBalancerType, ConsistentHash: &egv1a1.ConsistentHash{Type: egv1a1.SourceIPConsistentHashType, TableSize: new(uint64(1000))}}}},
+			"spec.loadBalancer.consistentHash.tableSize: 1000: allowed a prime number from 2 to 5000011 (default 65537)"},
+		{"backoff", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{Retry: &egv1a1.Retry{PerRetry: &egv1a1.PerRetryPolicy{
+			BackOff: &egv1a1.BackOffPolicy{BaseInterval: d("1s"), MaxInterval: d("100ms")}}}}},
+			`spec.retry.perRetry.backOff.maxInterval: "100ms": allowed a duration no shorter than baseInterval`},
 		{"upgrade connect", egv1a1.BackendTrafficPolicySpec{HTTPUpgrade: []*egv1a1.ProtocolUpgradeConfig{{Type: "websocket", Connect: &egv1a1.ConnectConfig{}}}},
 			"spec.httpUpgrade[0].connect: allowed only with type CONNECT"},
 	} {
