@@ -16,7 +16,8 @@ const (
 	beRoundRobin    = 9 // 9, 10, 11
 	beLeastRequest  = 12
 	beHash          = 15
-	clusterBackends = 18
+	beFeatures      = 18
+	clusterBackends = 19
 )
 
 // clusterProxy renders testdata/cluster.yaml.tmpl with `btp render --host
