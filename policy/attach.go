@@ -75,6 +75,10 @@ func (v *resolver) policies() {
 		a.policies = append(a.policies, p)
 		a.targets[p] = a.resolveTargets(p)
 		a.checkConfigMaps(p)
+		for _, is := range checkTranslation(&p.Spec) {
+			a.errs(p).add(is.field, "%s", is.msg)
+			a.markInvalid(p, is.feature+": "+is.msg)
+		}
 	}
 	for _, p := range a.policies {
 		for _, t := range a.targets[p] {
