@@ -57,17 +57,24 @@ type attacher struct {
 	merged    *scopeGraph
 	// merges[routeOrRuleScope][listener] is the merged spec for that listener.
 	merges map[scope]map[*Listener]*applied
+	// invalidWhy holds, per policy id, why it is Invalid: what Read found
+	// plus what attaching finds (a copy, so Resolve leaves Resources alone).
+	invalidWhy map[string][]string
 }
 
 func (v *resolver) policies() {
 	a := &attacher{
-		v:         v,
-		targets:   map[*egv1a1.BackendTrafficPolicy][]target{},
-		claimed:   map[scope]*egv1a1.BackendTrafficPolicy{},
-		parentMap: map[scope]*egv1a1.BackendTrafficPolicy{},
-		overrides: newScopeGraph(),
-		merged:    newScopeGraph(),
-		merges:    map[scope]map[*Listener]*applied{},
+		v:          v,
+		targets:    map[*egv1a1.BackendTrafficPolicy][]target{},
+		claimed:    map[scope]*egv1a1.BackendTrafficPolicy{},
+		parentMap:  map[scope]*egv1a1.BackendTrafficPolicy{},
+		overrides:  newScopeGraph(),
+		merged:     newScopeGraph(),
+		merges:     map[scope]map[*Listener]*applied{},
+		invalidWhy: map[string][]string{},
+	}
+	for id, why := range v.r.invalid {
+		a.invalidWhy[id] = append([]string(nil), why...)
 	}
 	for _, p := range sortedByAge(v.r.Policies) {
 		p = p.DeepCopy()
@@ -116,12 +123,12 @@ func (a *attacher) errs(p *egv1a1.BackendTrafficPolicy) errs {
 
 // invalid returns why p is invalid ("" when it is valid).
 func (a *attacher) invalid(p *egv1a1.BackendTrafficPolicy) string {
-	return strings.Join(a.v.r.invalid[resourceID("BackendTrafficPolicy", p.Namespace, p.Name)], "; ")
+	return strings.Join(a.invalidWhy[resourceID("BackendTrafficPolicy", p.Namespace, p.Name)], "; ")
 }
 
 func (a *attacher) markInvalid(p *egv1a1.BackendTrafficPolicy, msg string) {
 	id := resourceID("BackendTrafficPolicy", p.Namespace, p.Name)
-	a.v.r.invalid[id] = append(a.v.r.invalid[id], msg)
+	a.invalidWhy[id] = append(a.invalidWhy[id], msg)
 }
 
 // resolveTargets lists p's targets as Envoy Gateway does: selector matches

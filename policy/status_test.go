@@ -2,6 +2,7 @@ package policy
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,31 @@ func TestStatusGolden(t *testing.T) {
 				t.Errorf("status differs from %s (go test ./policy -update, then review the diff):\n%s", golden, got)
 			}
 		})
+	}
+}
+
+// Resolve must not change the Resources it reads: resolving twice gives the
+// same statuses.
+func TestResolveTwice(t *testing.T) {
+	r, err := Read([]string{"testdata/invalid.in.yaml", "testdata/merge-override.in.yaml"}, nil)
+	if err == nil {
+		t.Fatal("want the Read errors of invalid.in.yaml")
+	}
+	m1, err1 := Resolve(r)
+	m2, err2 := Resolve(r)
+	if fmt.Sprint(err1) != fmt.Sprint(err2) {
+		t.Errorf("errors differ:\n%v\n%v", err1, err2)
+	}
+	for i := range m1.Policies {
+		a, _ := yaml.Marshal(m1.Policies[i].Status)
+		b, _ := yaml.Marshal(m2.Policies[i].Status)
+		if string(a) != string(b) {
+			t.Errorf("status of %s differs:\n%s\n%s", m1.Policies[i].Name, a, b)
+		}
+	}
+	for _, p := range r.Policies {
+		if len(p.Status.Ancestors) != 0 {
+			t.Errorf("Resolve wrote status into the input policy %s", p.Name)
+		}
 	}
 }
