@@ -34,6 +34,17 @@ func TestRequestBuffer(t *testing.T) {
 			t.Errorf("chunked=%v: backend got %d requests, body of %s bytes; want the 1000 B body whole", chunked, len(reqs), h.Get("x-body-bytes"))
 		}
 	}
+	// A limit above Envoy's default 1 MiB connection buffer works when the
+	// listener's per_connection_buffer_limit_bytes covers it (the bootstrap
+	// sets 5 MiB; Envoy itself answers 413 past that buffer).
+	be.Reset()
+	big := strings.Repeat("m", 2<<20)
+	if code, _, _ := post(t, p.URL("/bigbuffer"), big, true); code != http.StatusOK {
+		t.Errorf("2 MiB body under a 4Mi limit: status %d, want 200", code)
+	}
+	if r := be.Requests(); len(r) != 1 || len(r[0].Body) != len(big) {
+		t.Errorf("backend did not get the 2 MiB body whole")
+	}
 	if got := p.Envoy.Stat(t, "btp.buffer.too_large"); got != 2 {
 		t.Errorf("btp.buffer.too_large = %d, want 2", got)
 	}
