@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+
 	"github.com/envoy-btp/envoy-btp/policy"
 	"sigs.k8s.io/yaml"
 )
@@ -66,7 +68,39 @@ func writeExplain(w io.Writer, m *policy.Model, withSpec bool) error {
 			}
 		}
 	}
+	if len(m.Policies) > 0 {
+		fmt.Fprintf(w, "Policies (oldest first; `btp status` has the full conditions)\n")
+	}
+	for _, p := range m.Policies {
+		fmt.Fprintf(w, "  BackendTrafficPolicy %s/%s: %s\n", p.Namespace, p.Name, policySummary(p))
+	}
 	return nil
+}
+
+// policySummary condenses status.ancestors: per ancestor, the Accepted
+// reason and any other condition type that is True.
+func policySummary(p *egv1a1.BackendTrafficPolicy) string {
+	if len(p.Status.Ancestors) == 0 {
+		return "attached nowhere (no target exists or matches)"
+	}
+	var parts []string
+	for _, a := range p.Status.Ancestors {
+		where := "Gateway " + string(*a.AncestorRef.Namespace) + "/" + string(a.AncestorRef.Name)
+		if a.AncestorRef.SectionName != nil {
+			where += " listener " + string(*a.AncestorRef.SectionName)
+		}
+		var conds []string
+		for _, c := range a.Conditions {
+			switch {
+			case c.Type == "Accepted":
+				conds = append(conds, c.Reason)
+			case c.Status == "True":
+				conds = append(conds, c.Type)
+			}
+		}
+		parts = append(parts, where+" "+strings.Join(conds, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func sources(r *policy.Rule) string {

@@ -18,6 +18,11 @@ func TestExplainMergeOverride(t *testing.T) {
     HTTPRoute default/shop hostnames *
       rule 0 slow: BackendTrafficPolicy default/shop-slow
       rule 1 fast: BackendTrafficPolicy default/shop merged into default/gateway-defaults
+Policies (oldest first; ` + "`btp status`" + ` has the full conditions)
+  BackendTrafficPolicy default/gateway-defaults: Gateway default/gw Accepted, Merged, Overridden
+  BackendTrafficPolicy default/shop: Gateway default/gw listener http Merged; Gateway default/gw Accepted, Overridden
+  BackendTrafficPolicy default/shop-slow: Gateway default/gw Accepted, Warning
+  BackendTrafficPolicy default/blog: Gateway default/gw Conflicted; Gateway default/gw listener http Accepted
 `
 	if out.String() != want {
 		t.Errorf("explain output:\n%s\nwant:\n%s", out.String(), want)
