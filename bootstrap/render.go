@@ -20,6 +20,7 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/envoy-btp/envoy-btp/policy"
 )
@@ -216,6 +217,10 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 		StatPrefix:     "http-" + strconv.Itoa(int(p.number)),
 		RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: rc},
 		HttpFilters:    filters,
+		// As Envoy Gateway does by default: the client address is the
+		// connection's peer, never a client-supplied X-Forwarded-For, so
+		// sourceCIDR rate limits and SourceIP hashing cannot be spoofed.
+		UseRemoteAddress: wrapperspb.Bool(true),
 	}
 	if p.tracing {
 		hcm.Tracing = &hcmv3.HttpConnectionManager_Tracing{}
