@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/template"
 )
@@ -206,9 +207,9 @@ func BtpBinary(t testing.TB) string {
 func build(t testing.TB) {
 	root := RepoRoot(t)
 	buildOnce.Do(func() {
-		var err error
-		buildDir, err = os.MkdirTemp("", "btp-e2e-")
-		if err != nil {
+		removeStaleBuildDirs()
+		buildDir = filepath.Join(os.TempDir(), buildDirPrefix+strconv.Itoa(os.Getpid()))
+		if err := os.MkdirAll(buildDir, 0o755); err != nil {
 			moduleErr, btpErr = err, err
 			return
 		}
@@ -230,8 +231,27 @@ func goBuild(root string, args ...string) error {
 }
 
 // Cleanup removes what the harness built; call it from TestMain after m.Run.
+// (A test binary that does not is cleaned up after by the next one.)
 func Cleanup() {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
+	}
+}
+
+// buildDirPrefix + pid names a test binary's build directory.
+const buildDirPrefix = "btp-e2e-pid"
+
+// removeStaleBuildDirs removes build directories of test binaries that have
+// exited.
+func removeStaleBuildDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildDirPrefix+"*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), buildDirPrefix))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
 	}
 }
