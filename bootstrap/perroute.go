@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 
 	"github.com/envoy-btp/envoy-btp/config"
@@ -92,7 +94,21 @@ func perRouteConfig(c *ruleCtx) {
 	}
 	c.perFilter(name, cfg)
 	c.port.btpFilter = true
+	// Envoy refuses bodies over its own buffer limit (per connection, 1Mi by
+	// default) before the filter sees them; raise it for this route so the
+	// filter's limit is the one that answers, with a flow-control chunk to
+	// spare so the filter always decides first.
+	if rb := c.spec.RequestBuffer; rb != nil {
+		if n, ok := c.bytes("spec.requestBuffer.limit", &rb.Limit); ok {
+			c.route.RequestBodyBufferLimit = wrapperspb.UInt64(uint64(n) + bufferSlack)
+		}
+	}
 }
+
+// bufferSlack is one flow-control chunk: Envoy moves request bodies in
+// chunks of at most 16Ki, so a body one byte over the filter's limit never
+// reaches Envoy's limit first.
+const bufferSlack = 64 << 10
 
 func durString[T ~string](d *T) *string {
 	if d == nil {
