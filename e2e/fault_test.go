@@ -97,6 +97,15 @@ func TestFaultDelay(t *testing.T) {
 		}
 	})
 
+	t.Run("abort after the delay", func(t *testing.T) {
+		// The abort is sent from the scheduler's callback, after the delay.
+		start := time.Now()
+		code, _, body := harness.Get(t, p.URL("/delay/abort"), nil)
+		if took := time.Since(start); code != http.StatusServiceUnavailable || body != "fault filter abort" || took < 200*time.Millisecond {
+			t.Errorf("%d %q after %v, want 503 %q after >= 200ms", code, body, took, "fault filter abort")
+		}
+	})
+
 	t.Run("percentage", func(t *testing.T) {
 		// 50% of 80 requests: Binomial(80, 0.5) has sd 4.5; accept 24..56
 		// (beyond 3.5 sd), so a correct filter fails about 1 run in 2000.
