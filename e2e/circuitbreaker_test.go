@@ -29,7 +29,10 @@ func TestCircuitBreakerOverflow(t *testing.T) {
 	var wg sync.WaitGroup
 	send := func() {
 		defer wg.Done()
-		code, h, _ := harness.Get(t, p.URL("/breaker"), nil)
+		code, h, err := harness.Fetch(p.URL("/breaker"))
+		if err != nil {
+			t.Error(err)
+		}
 		results <- result{code, h.Get("x-envoy-overloaded")}
 	}
 	wg.Add(1)

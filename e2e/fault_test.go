@@ -61,8 +61,8 @@ func TestFaultDelay(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if code, _, _ := harness.Get(t, p.URL("/delay/all"), nil); code != http.StatusOK {
-					t.Errorf("status %d", code)
+				if code, _, err := harness.Fetch(p.URL("/delay/all")); err != nil || code != http.StatusOK {
+					t.Errorf("status %d, error %v", code, err)
 				}
 			}()
 		}
@@ -120,7 +120,9 @@ func TestFaultDelay(t *testing.T) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				start := time.Now()
-				harness.Get(t, p.URL("/delay/half"), nil)
+				if _, _, err := harness.Fetch(p.URL("/delay/half")); err != nil {
+					t.Error(err)
+				}
 				if time.Since(start) >= 400*time.Millisecond {
 					mu.Lock()
 					delayed++

@@ -46,7 +46,9 @@ func TestLoadBalancer(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				defer close(done)
-				harness.Get(t, p.URL("/leastrequest"), nil)
+				if _, _, err := harness.Fetch(p.URL("/leastrequest")); err != nil {
+					t.Error(err)
+				}
 			}()
 			waitFor(t, "the request to be answered or parked", func() bool {
 				select {

@@ -284,6 +284,19 @@ func DoWith(t testing.TB, c *http.Client, req *http.Request) (int, http.Header, 
 	return resp.StatusCode, resp.Header, buf.String()
 }
 
+// Fetch GETs url with Client and reports errors instead of failing the
+// test, for goroutines other than the test's own (which must not call
+// t.Fatal).
+func Fetch(url string) (int, http.Header, error) {
+	resp, err := Client.Get(url)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header, err
+}
+
 // Client is the HTTP client tests use to talk to Envoy: no proxy from the
 // environment, a generous timeout so slow cases fail instead of hanging.
 var Client = &http.Client{
