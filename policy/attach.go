@@ -84,7 +84,7 @@ func (v *resolver) policies() {
 		a.checkConfigMaps(p)
 		for _, is := range checkTranslation(&p.Spec) {
 			a.errs(p).add(is.field, "%s", is.msg)
-			a.markInvalid(p, is.feature+": "+is.msg)
+			a.markInvalid(p, is.statusMessage())
 		}
 	}
 	for _, p := range a.policies {
@@ -329,14 +329,52 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 			a.errs(p).add("spec.mergeType", "%s", msg)
 			continue
 		}
+		ap := &applied{spec: spec, sources: []*egv1a1.BackendTrafficPolicy{p, parent}}
+		// Envoy Gateway translates the merged policy as a whole: what the
+		// parent brings in (e.g. a ConfigMap that does not exist) makes the
+		// merge, and so this policy on this listener, Invalid.
+		if bad := a.mergedProblems(ap); len(bad) > 0 {
+			msg := strings.Join(bad, "; ")
+			setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(msg))
+			a.errs(p).add("spec.mergeType", "merged with %s/%s on listener %s/%s: %s", parent.Namespace, parent.Name, at.gateway, at.listener.Name, msg)
+			continue
+		}
 		if a.merges[sc] == nil {
 			a.merges[sc] = map[*Listener]*applied{}
 		}
-		a.merges[sc][at.listener] = &applied{spec: spec, sources: []*egv1a1.BackendTrafficPolicy{p, parent}}
+		a.merges[sc][at.listener] = ap
 		a.merged.add(parentScope, routeScope)
 		setCondition(p, ref, egv1a1.PolicyConditionMerged, metav1.ConditionTrue, egv1a1.PolicyReasonMerged,
 			fmt.Sprintf("Merged with policy %s/%s", parent.Namespace, parent.Name))
 	}
+}
+
+// mergedProblems lists, in Envoy Gateway's words, why a merged spec cannot
+// be translated.
+func (a *attacher) mergedProblems(ap *applied) []string {
+	var out []string
+	for _, is := range checkTranslation(ap.spec) {
+		out = append(out, is.statusMessage())
+	}
+	ns := ap.responseOverrideOwner().Namespace
+	for _, ro := range ap.spec.ResponseOverride {
+		if ro.Response != nil && ro.Response.Body != nil && ro.Response.Body.ValueRef != nil {
+			if _, err := a.configMapBody(ns, string(ro.Response.Body.ValueRef.Name)); err != nil {
+				out = append(out, "ResponseOverride: "+err.Error())
+			}
+		}
+	}
+	return out
+}
+
+// responseOverrideOwner is the policy whose namespace a merged
+// responseOverride's ConfigMaps are looked up in: the route policy when it
+// sets responseOverride, else the parent.
+func (ap *applied) responseOverrideOwner() *egv1a1.BackendTrafficPolicy {
+	if len(ap.sources[0].Spec.ResponseOverride) > 0 {
+		return ap.sources[0]
+	}
+	return ap.sources[len(ap.sources)-1]
 }
 
 // forGateway attaches p to a Gateway or one of its listeners.
@@ -422,11 +460,7 @@ func (a *attacher) finalSpec(ap *applied) *egv1a1.BackendTrafficPolicySpec {
 	s := ap.spec.DeepCopy()
 	s.PolicyTargetReferences = egv1a1.PolicyTargetReferences{}
 	s.MergeType = nil
-	// The responseOverride came from the most specific source that sets it.
-	owner := ap.sources[len(ap.sources)-1]
-	if len(ap.sources[0].Spec.ResponseOverride) > 0 {
-		owner = ap.sources[0]
-	}
+	owner := ap.responseOverrideOwner()
 	for i := range s.ResponseOverride {
 		r := s.ResponseOverride[i].Response
 		if r == nil || r.Body == nil || r.Body.ValueRef == nil {

@@ -237,12 +237,20 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 		}
 		e.add(f, "%s", msg)
 	}
+	var decodeErr *Error
 	if err != nil {
 		f, msg := decodeField(err)
-		e.add(f, "%s", msg)
+		decodeErr = &Error{File: file, Resource: e.res, Field: f, Msg: msg}
+	}
+	// The schema runs even when decoding failed: it locates errors the Go
+	// decoder reports without a path (e.g. a malformed quantity).
+	mark := len(*list)
+	defaulted, ok := validateObject(key, data, e)
+	if decodeErr != nil && !coveredBy((*list)[mark:], decodeErr.Field) {
+		*list = append(*list, decodeErr)
 	}
 	if err == nil && len(strict) == 0 {
-		if defaulted, ok := validateObject(key, data, e); ok {
+		if ok {
 			// Keep the defaulted form, as the API server would store it.
 			fresh := kind.new()
 			if err := k8sjson.UnmarshalCaseSensitivePreserveInts(defaulted, fresh); err == nil {
@@ -262,6 +270,17 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 	}
 	r.files[id] = file
 	kind.add(r, obj)
+}
+
+// coveredBy reports whether the schema errors already explain a decode
+// error on field (any error at all when the decoder gave no field).
+func coveredBy(schemaErrs ErrorList, field string) bool {
+	for _, e := range schemaErrs {
+		if field == "" || e.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // validateObject applies the CRD defaults to the resource, then checks the
@@ -285,7 +304,7 @@ func validateObject(key string, data []byte, e errs) ([]byte, bool) {
 	switch {
 	case strings.HasSuffix(key, "/BackendTrafficPolicy"):
 		checkRules(btpRules, raw, e)
-		checkBTPScope(raw, e)
+		checkBTPScope(s, raw, e)
 	case strings.HasSuffix(key, "/HTTPRoute"):
 		checkRules(httpRouteRules, raw, e)
 	}

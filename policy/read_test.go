@@ -80,7 +80,7 @@ func TestReadErrors(t *testing.T) {
 		{"unknown field", gatewayYAML + btpHead + "  loadBalancr: {type: Random}\n",
 			[]string{`-: BackendTrafficPolicy/default/p1: spec.loadBalancr: unknown field`}},
 		{"wrong type", gatewayYAML + btpHead + "  retry: {numRetries: lots}\n",
-			[]string{`BackendTrafficPolicy/default/p1: spec.retry.numRetries: wrong type: got string`}},
+			[]string{`BackendTrafficPolicy/default/p1: spec.retry.numRetries: wrong type: got string, want integer`}},
 		{"duplicate resource", gatewayYAML + "---" + gatewayYAML,
 			[]string{`Gateway/default/gw: metadata.name: duplicate Gateway "default/gw": already defined in -`}},
 		{"enum", gatewayYAML + btpHead + "  loadBalancer: {type: Foo}\n",

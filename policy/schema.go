@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -91,6 +92,7 @@ func validateSchema(s *spec.Schema, obj any, e errs) {
 	}
 	res := validate.NewSchemaValidator(s, nil, "", strfmt.Default).Validate(obj)
 	var found []*oaerrors.Validation
+	var others []error
 	var flatten func(errs []error)
 	flatten = func(errs []error) {
 		for _, err := range errs {
@@ -100,17 +102,39 @@ func validateSchema(s *spec.Schema, obj any, e errs) {
 			case *oaerrors.CompositeError:
 				flatten(v.Errors)
 			default:
-				e.add("", "%v", err)
+				others = append(others, err)
 			}
 		}
 	}
 	flatten(res.Errors)
 	sort.SliceStable(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	// "must validate all the schemas (allOf)" only repeats what the nested
+	// errors on the same field already say.
+	fields := map[string]int{}
+	for _, v := range found {
+		fields[v.Name]++
+	}
+	// A composite (allOf/anyOf/oneOf) failure names its field in quotes and
+	// only repeats what the nested errors on that field already say.
+	for _, err := range others {
+		if m := compositeRe.FindStringSubmatch(err.Error()); m != nil {
+			if fields[m[1]] > 0 {
+				continue
+			}
+			e.add(m[1], "%s", strings.TrimSpace(m[2]))
+			continue
+		}
+		e.add("", "%v", err)
+	}
 	for _, v := range found {
 		field, msg := schemaMessage(v)
 		e.add(field, "%s", msg)
 	}
 }
+
+var typeFailRe = regexp.MustCompile(`^must be of type (\S+): "(.*)"$`)
+
+var compositeRe = regexp.MustCompile(`^"([^"]*)" (must .*)$`)
 
 // schemaMessage rewrites a schema violation as (field path, what is wrong
 // and what is allowed), with the offending value quoted.
@@ -136,6 +160,9 @@ func schemaMessage(v *oaerrors.Validation) (string, string) {
 		sort.Strings(allowed)
 		return field, fmt.Sprintf("unsupported value %s: allowed %s", quote(v.Value), strings.Join(allowed, ", "))
 	case oaerrors.InvalidTypeCode:
+		if m := typeFailRe.FindStringSubmatch(msg); m != nil {
+			return field, fmt.Sprintf("wrong type: got %s, want %s", m[2], m[1])
+		}
 		return field, msg
 	}
 	if v.Value != nil {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"k8s.io/kube-openapi/pkg/validation/spec"
 	"sort"
 	"strings"
 )
@@ -16,11 +17,16 @@ var btpSpecFields = []string{
 	"tcpKeepalive", "telemetry", "timeout", "useClientProtocol",
 }
 
-func checkBTPScope(obj any, e errs) {
-	spec, _ := get(obj, "spec").(map[string]any)
+func checkBTPScope(schema *spec.Schema, obj any, e errs) {
+	specObj, _ := get(obj, "spec").(map[string]any)
+	known := map[string]spec.Schema{}
+	if schema != nil {
+		known = schema.Properties["spec"].Properties
+	}
 	var extra []string
-	for k := range spec {
-		if !in(k, btpSpecFields...) {
+	for k := range specObj {
+		// Fields unknown to Envoy Gateway too are the decoder's to report.
+		if _, ok := known[k]; ok && !in(k, btpSpecFields...) {
 			extra = append(extra, k)
 		}
 	}

@@ -54,6 +54,19 @@ func setCondition(p *egv1a1.BackendTrafficPolicy, ref gwapiv1.ParentReference, t
 	p.Status.Ancestors = append(p.Status.Ancestors, gwapiv1.PolicyAncestorStatus{
 		AncestorRef: ref, ControllerName: ControllerName, Conditions: []metav1.Condition{c},
 	})
+	// Envoy Gateway bounds the list while it grows (one above the limit, so
+	// truncateAncestors still sees the overflow) by dropping the least
+	// telling ancestor; one dropped and later re-added keeps only its later
+	// conditions. Doing the same keeps the statuses identical.
+	if a := p.Status.Ancestors; len(a) > maxAncestors+1 {
+		worst := 0
+		for i := 1; i < len(a); i++ {
+			if lessAncestor(&a[worst], &a[i]) {
+				worst = i
+			}
+		}
+		p.Status.Ancestors = append(a[:worst], a[worst+1:]...)
+	}
 }
 
 // setAccepted marks the ancestor Accepted unless an Accepted condition
@@ -228,6 +241,27 @@ func StatusDocument(p *egv1a1.BackendTrafficPolicy) (map[string]any, error) {
 	}, nil
 }
 
+// lessAncestor orders ancestors most telling first: not accepted, then
+// overridden, then the rest, each by namespace/name.
+func lessAncestor(a, b *gwapiv1.PolicyAncestorStatus) bool {
+	rank := func(s *gwapiv1.PolicyAncestorStatus) int {
+		switch {
+		case meta.IsStatusConditionFalse(s.Conditions, string(gwapiv1.PolicyConditionAccepted)):
+			return 0
+		case meta.IsStatusConditionTrue(s.Conditions, string(egv1a1.PolicyConditionOverridden)):
+			return 1
+		}
+		return 2
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return ra < rb
+	}
+	if *a.AncestorRef.Namespace != *b.AncestorRef.Namespace {
+		return *a.AncestorRef.Namespace < *b.AncestorRef.Namespace
+	}
+	return a.AncestorRef.Name < b.AncestorRef.Name
+}
+
 // maxAncestors is the Gateway API limit on status.ancestors entries.
 const maxAncestors = 16
 
@@ -239,24 +273,7 @@ func truncateAncestors(p *egv1a1.BackendTrafficPolicy) {
 	if len(a) <= maxAncestors {
 		return
 	}
-	rank := func(s *gwapiv1.PolicyAncestorStatus) int {
-		switch {
-		case meta.IsStatusConditionFalse(s.Conditions, string(gwapiv1.PolicyConditionAccepted)):
-			return 0
-		case meta.IsStatusConditionTrue(s.Conditions, string(egv1a1.PolicyConditionOverridden)):
-			return 1
-		}
-		return 2
-	}
-	sort.SliceStable(a, func(i, j int) bool {
-		if ri, rj := rank(&a[i]), rank(&a[j]); ri != rj {
-			return ri < rj
-		}
-		if *a[i].AncestorRef.Namespace != *a[j].AncestorRef.Namespace {
-			return *a[i].AncestorRef.Namespace < *a[j].AncestorRef.Namespace
-		}
-		return a[i].AncestorRef.Name < a[j].AncestorRef.Name
-	})
+	sort.SliceStable(a, func(i, j int) bool { return lessAncestor(&a[i], &a[j]) })
 	p.Status.Ancestors = a[:maxAncestors]
 	setCondition(p, p.Status.Ancestors[maxAncestors-1].AncestorRef, egv1a1.PolicyConditionAggregated, metav1.ConditionTrue,
 		egv1a1.PolicyReasonAggregated, "Ancestors have been truncated because the number of policy ancestors exceeds 16.")

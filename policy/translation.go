@@ -18,6 +18,18 @@ import (
 // it, and btp reports the field path.
 type translationIssue struct {
 	field, feature, msg string
+	// status, when set, is Envoy Gateway's wording where it differs from
+	// msg (which may add what is allowed).
+	status string
+}
+
+// statusMessage is the issue as Envoy Gateway words it in the Invalid
+// condition, before capitalisation.
+func (is translationIssue) statusMessage() string {
+	if is.status != "" {
+		return is.feature + ": " + is.status
+	}
+	return is.feature + ": " + is.msg
 }
 
 // maxTableSize is Envoy's Maglev table size limit.
@@ -28,11 +40,13 @@ const maxTableSize = 5000011
 func checkTranslation(s *egv1a1.BackendTrafficPolicySpec) []translationIssue {
 	var out []translationIssue
 	add := func(field, feature, format string, args ...any) {
-		out = append(out, translationIssue{field, feature, fmt.Sprintf(format, args...)})
+		out = append(out, translationIssue{field: field, feature: feature, msg: fmt.Sprintf(format, args...)})
 	}
 	if lb := s.LoadBalancer; lb != nil && lb.ConsistentHash != nil && lb.ConsistentHash.TableSize != nil {
 		if n := *lb.ConsistentHash.TableSize; n > maxTableSize || !big.NewInt(int64(n)).ProbablyPrime(0) {
-			add("spec.loadBalancer.consistentHash.tableSize", "LoadBalancer", "invalid TableSize value %d (a prime number up to %d)", n, maxTableSize)
+			out = append(out, translationIssue{field: "spec.loadBalancer.consistentHash.tableSize", feature: "LoadBalancer",
+				msg:    fmt.Sprintf("invalid TableSize value %d: allowed a prime number up to %d", n, maxTableSize),
+				status: fmt.Sprintf("ConsistentHash: invalid TableSize value %d", n)})
 		}
 	}
 	if r := s.Retry; r != nil && r.PerRetry != nil && r.PerRetry.BackOff != nil {

@@ -12,8 +12,8 @@ func TestTranslationChecks(t *testing.T) {
 		status     string // Invalid condition message
 	}{
 		{"maglev table size not prime", "  loadBalancer: {type: ConsistentHash, consistentHash: {type: SourceIP, tableSize: 100}}\n",
-			"spec.loadBalancer.consistentHash.tableSize: invalid TableSize value 100 (a prime number up to 5000011)",
-			"LoadBalancer: invalid TableSize value 100 (a prime number up to 5000011)."},
+			"spec.loadBalancer.consistentHash.tableSize: invalid TableSize value 100: allowed a prime number up to 5000011",
+			"LoadBalancer: ConsistentHash: invalid TableSize value 100."},
 		{"backoff max below base", "  retry: {perRetry: {backOff: {baseInterval: 2s, maxInterval: 1s}}}\n",
 			"spec.retry.perRetry.backOff.maxInterval: maxInterval cannot be less than baseInterval",
 			"Retry: maxInterval cannot be less than baseInterval."},
