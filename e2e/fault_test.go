@@ -30,11 +30,27 @@ func TestFaultAbort(t *testing.T) {
 	if n := len(h.Values("grpc-status")); n != 1 {
 		t.Errorf("grpc abort: %d grpc-status headers %q, want exactly 1", n, h.Values("grpc-status"))
 	}
+
+	// The same over HTTP/2 without TLS, the way gRPC clients talk.
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, Protocols: &protocols}}
+	req, _ = http.NewRequest(http.MethodPost, p.URL("/abort/grpc"), strings.NewReader("\x00\x00\x00\x00\x00"))
+	req.Header.Set("content-type", "application/grpc")
+	req.Header.Set("te", "trailers")
+	resp, err := h2c.Do(req)
+	if err != nil {
+		t.Fatalf("h2c gRPC request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK || resp.Header.Get("grpc-status") != "14" {
+		t.Errorf("h2c grpc abort: %s %d grpc-status %q, want HTTP/2 200 with grpc-status 14", resp.Proto, resp.StatusCode, resp.Header.Get("grpc-status"))
+	}
 	if be.Hits() != 0 {
 		t.Errorf("backend hits %d, want 0", be.Hits())
 	}
-	if got := p.Envoy.Stat(t, "btp.fault.aborts"); got != 2 {
-		t.Errorf("btp.fault.aborts = %d, want 2", got)
+	if got := p.Envoy.Stat(t, "btp.fault.aborts"); got != 3 {
+		t.Errorf("btp.fault.aborts = %d, want 3", got)
 	}
 }
 
