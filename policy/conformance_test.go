@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	"os"
 	"os/exec"
@@ -120,7 +121,7 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compared := 0
+	compared, rulesCompared, rulesWithPolicy := 0, 0, 0
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		raw, err := os.ReadFile(in)
@@ -180,12 +181,30 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 					t.Errorf("%s status.ancestors:\n got:\n%s\nwant (Envoy Gateway):\n%s", id, got, w)
 				}
 			}
+			// Which policy each rule ended up with (precedence, merge,
+			// conflicts), where Envoy Gateway's output says.
+			if onlyRoutePolicies {
+				return // GRPCRoute-only gateway policies are missing here
+			}
+			mine := btpApplied(m)
+			for k, want := range egApplied(t, strings.TrimSuffix(in, ".in.yaml")+".out.yaml") {
+				rulesCompared++
+				if want != "" {
+					rulesWithPolicy++
+				}
+				if got, ok := mine[k]; !ok || got != want {
+					t.Errorf("rule %d of %s on %s: btp applies %q, Envoy Gateway %q", k.rule, k.route, k.listener, got, want)
+				}
+			}
 		})
 	}
-	t.Logf("compared %d of %d Envoy Gateway BackendTrafficPolicy cases", compared, len(ins))
+	t.Logf("compared %d of %d Envoy Gateway BackendTrafficPolicy cases, and the policy applied to %d route rules (%d with a policy)", compared, len(ins), rulesCompared, rulesWithPolicy)
 	// Guard against a glob or filter that silently compares nothing.
 	if compared < 55 {
 		t.Errorf("compared %d Envoy Gateway cases, want at least 55", compared)
+	}
+	if rulesCompared < 50 || rulesWithPolicy < 40 {
+		t.Errorf("compared the applied policy of %d route rules (%d with a policy), want at least 50 (40)", rulesCompared, rulesWithPolicy)
 	}
 }
 
@@ -205,4 +224,84 @@ func targetsOnlyHTTPRoutes(p *egv1a1.BackendTrafficPolicy) bool {
 		}
 	}
 	return len(refs)+len(p.Spec.TargetSelectors) > 0
+}
+
+// ruleKey names one HTTPRoute rule on one Gateway listener.
+type ruleKey struct {
+	listener, route string
+	rule            int
+}
+
+// egApplied reads, from a case's xdsIR, which BackendTrafficPolicy Envoy
+// Gateway applied to each route rule on each listener (the first
+// BackendTrafficPolicy in the route's metadata; "" for none). Routes that
+// became a direct response (an invalid policy) are left out.
+func egApplied(t *testing.T, path string) map[ruleKey]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		XdsIR map[string]struct {
+			HTTP []struct {
+				Name   string
+				Routes []struct {
+					Name           string
+					DirectResponse any `json:"directResponse"`
+					Metadata       struct {
+						Policies []struct{ Kind, Name, Namespace string }
+					}
+				}
+			}
+		} `json:"xdsIR"`
+	}
+	if err := yaml.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	m := map[ruleKey]string{}
+	for _, x := range out.XdsIR {
+		for _, l := range x.HTTP {
+			for _, r := range l.Routes {
+				// httproute/<ns>/<name>/rule/<i>/match/<j>/<host>
+				parts := strings.Split(r.Name, "/")
+				if len(parts) < 5 || parts[0] != "httproute" || parts[3] != "rule" || r.DirectResponse != nil {
+					continue
+				}
+				var i int
+				if _, err := fmt.Sscan(parts[4], &i); err != nil {
+					continue
+				}
+				applied := ""
+				for _, p := range r.Metadata.Policies {
+					if p.Kind == "BackendTrafficPolicy" {
+						applied = p.Namespace + "/" + p.Name
+						break
+					}
+				}
+				m[ruleKey{l.Name, parts[1] + "/" + parts[2], i}] = applied
+			}
+		}
+	}
+	return m
+}
+
+// btpApplied is the same map from btp's model: the policy in effect per
+// rule, most specific source first.
+func btpApplied(m *Model) map[ruleKey]string {
+	out := map[ruleKey]string{}
+	for _, g := range m.Gateways {
+		for _, l := range g.Listeners {
+			for _, r := range l.Routes {
+				for _, rule := range r.Rules {
+					applied := ""
+					if len(rule.PolicySources) > 0 {
+						applied = rule.PolicySources[0].String()
+					}
+					out[ruleKey{g.Name.String() + "/" + l.Name, r.Name.String(), rule.Index}] = applied
+				}
+			}
+		}
+	}
+	return out
 }
