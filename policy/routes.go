@@ -93,9 +93,10 @@ func (v *resolver) attachedTo(route types.NamespacedName, l *Listener) bool {
 	return false
 }
 
-func (m *Model) gateway(n fmt.Stringer) *Gateway {
+// gateway finds a Gateway of the model by name (empty when absent).
+func (m *Model) gateway(n types.NamespacedName) *Gateway {
 	for _, g := range m.Gateways {
-		if g.Name.String() == n.String() {
+		if g.Name == n {
 			return g
 		}
 	}

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 	"unicode"
@@ -109,109 +108,6 @@ func conditionMessage(s string) string {
 		r = append(r, '.')
 	}
 	return string(r)
-}
-
-type scopeKind int
-
-const (
-	scopeGateway scopeKind = iota
-	scopeListener
-	scopeRoute
-	scopeRule
-)
-
-// scope is one place a policy can attach: a Gateway, one of its listeners,
-// an HTTPRoute, or one of its named rules.
-type scope struct {
-	kind    scopeKind
-	name    types.NamespacedName
-	section string
-}
-
-func (s scope) parent() scope {
-	switch s.kind {
-	case scopeListener:
-		return scope{kind: scopeGateway, name: s.name}
-	case scopeRule:
-		return scope{kind: scopeRoute, name: s.name}
-	}
-	return s
-}
-
-// scopeGraph records which child scopes override (or merge into) a parent
-// scope's policy, for the Overridden and Merged conditions.
-type scopeGraph struct {
-	children map[scope]map[scope]bool
-	contains map[scope]map[scope]bool
-}
-
-func newScopeGraph() *scopeGraph {
-	return &scopeGraph{children: map[scope]map[scope]bool{}, contains: map[scope]map[scope]bool{}}
-}
-
-func (g *scopeGraph) add(parent, child scope) {
-	if g.children[parent] == nil {
-		g.children[parent] = map[scope]bool{}
-	}
-	g.children[parent][child] = true
-	if parent.kind == scopeListener || parent.kind == scopeRule {
-		if g.contains[parent.parent()] == nil {
-			g.contains[parent.parent()] = map[scope]bool{}
-		}
-		g.contains[parent.parent()][parent] = true
-	}
-}
-
-func (g *scopeGraph) direct(parent scope) map[scope]bool {
-	out := map[scope]bool{}
-	for c := range g.children[parent] {
-		out[c] = true
-	}
-	return out
-}
-
-// withDescendants is direct() plus what was recorded under contained scopes
-// (a Gateway's listeners), or under the Gateway for a listener's routes.
-func (g *scopeGraph) withDescendants(parent scope) map[scope]bool {
-	out := g.direct(parent)
-	switch parent.kind {
-	case scopeGateway, scopeRoute:
-		for d := range g.contains[parent] {
-			for c := range g.children[d] {
-				out[c] = true
-			}
-		}
-	case scopeListener:
-		for c := range g.children[parent.parent()] {
-			if c.kind == scopeRoute {
-				out[c] = true
-			}
-		}
-	}
-	return out
-}
-
-// formatScopes renders scopes as Envoy Gateway's status messages do.
-func formatScopes(s map[scope]bool) string {
-	by := map[scopeKind][]string{}
-	for sc := range s {
-		e := sc.name.String()
-		if sc.section != "" {
-			e += "/" + sc.section
-		}
-		by[sc.kind] = append(by[sc.kind], e)
-	}
-	var parts []string
-	for _, o := range []struct {
-		k     scopeKind
-		label string
-	}{{scopeListener, "these gateway listeners"}, {scopeRoute, "these routes"}, {scopeRule, "these route rules"}} {
-		if l := by[o.k]; len(l) > 0 {
-			sort.Strings(l)
-			parts = append(parts, fmt.Sprintf("%s: %v", o.label, l))
-		}
-	}
-	return strings.Join(parts, " and ")
 }
 
 // StatusDocument is p as `btp status` prints it: identity and
