@@ -117,9 +117,20 @@ var egUnreadKinds = []string{"grpcRoutes:", "tcpRoutes:", "udpRoutes:", "listene
 	"securityPolicies:", "envoyExtensionPolicies:", "envoyProxyForGatewayClass:", "endpointSlices:", "endpointslices:", "httproutes:"}
 
 func TestEnvoyGatewayConformance(t *testing.T) {
-	ins, err := filepath.Glob(filepath.Join(egTestdata(t), "backendtrafficpolicy*.in.yaml"))
+	// Every case with BackendTrafficPolicies, not only the ones named so.
+	all, err := filepath.Glob(filepath.Join(egTestdata(t), "*.in.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var ins []string
+	for _, in := range all {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(b), "backendTrafficPolicies:") || strings.Contains(string(b), "\nbackendTrafficPolicies:") {
+			ins = append(ins, in)
+		}
 	}
 	compared, rulesCompared, rulesWithPolicy := 0, 0, 0
 	for _, in := range ins {
@@ -200,8 +211,8 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 	}
 	t.Logf("compared %d of %d Envoy Gateway BackendTrafficPolicy cases, and the policy applied to %d route rules (%d with a policy)", compared, len(ins), rulesCompared, rulesWithPolicy)
 	// Guard against a glob or filter that silently compares nothing.
-	if compared < 55 {
-		t.Errorf("compared %d Envoy Gateway cases, want at least 55", compared)
+	if compared < 58 {
+		t.Errorf("compared %d Envoy Gateway cases, want at least 58", compared)
 	}
 	if rulesCompared < 50 || rulesWithPolicy < 40 {
 		t.Errorf("compared the applied policy of %d route rules (%d with a policy), want at least 50 (40)", rulesCompared, rulesWithPolicy)
