@@ -1,6 +1,10 @@
 package main
 
-import "flag"
+import (
+	"flag"
+
+	"github.com/envoy-btp/envoy-btp/bootstrap"
+)
 
 func init() {
 	register(&command{
@@ -10,7 +14,16 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			return func(s *stdio) error {
-				_, err := in.load(s.in)
+				m, err := in.load(s.in)
+				if err != nil {
+					return err
+				}
+				// Valid means `btp render` succeeds: the renderer refuses
+				// what the API accepts but envoy-btp cannot render yet
+				// (e.g. loadBalancer.type BackendUtilization). Nothing it
+				// checks depends on the host, so the default host stands
+				// for both.
+				_, err = bootstrap.Render(m, bootstrap.Options{})
 				return err
 			}
 		},
