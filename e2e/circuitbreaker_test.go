@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,5 +85,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The overflow shows as Envoy's UO response flag in the access log
+// (hand-written bootstrap: the rendered one has no access log).
+func TestCircuitBreakerFlagInAccessLog(t *testing.T) {
+	p := filterProxy(t)
+	be := p.Backends[2]
+	be.Stall()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, _, err := harness.Fetch(p.URL("/breaker/stalled")); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "the first request to reach the stalled backend", func() bool { return be.InFlight() == 1 })
+	code, h, _ := harness.Get(t, p.URL("/breaker/overflow"), nil)
+	be.Release()
+	<-done
+	if code != http.StatusServiceUnavailable || h.Get("x-envoy-overloaded") != "true" {
+		t.Errorf("overflow: %d x-envoy-overloaded=%q, want 503 and true", code, h.Get("x-envoy-overloaded"))
+	}
+	p.Envoy.Stop() // flushes the access log
+	log := p.Envoy.Log()
+	for _, line := range []string{"access: 503 UO /breaker/overflow", "access: 200 - /breaker/stalled"} {
+		if !strings.Contains(log, line) {
+			t.Errorf("access log lacks %q", line)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func StartEnvoy(t testing.TB, bootstrapYAML string, adminPort int, args ...strin
 	e := launch(t, bootstrapYAML, args...)
 	e.AdminPort = adminPort
 	t.Cleanup(func() {
-		e.stop()
+		e.Stop()
 		if t.Failed() {
 			t.Logf("envoy log (%s), last lines:\n%s", e.LogPath, tail(e.Log(), 60))
 		}
@@ -72,7 +72,7 @@ func StartEnvoy(t testing.TB, bootstrapYAML string, adminPort int, args ...strin
 func RunEnvoyExpectExit(t testing.TB, bootstrapYAML string) string {
 	t.Helper()
 	e := launch(t, bootstrapYAML)
-	t.Cleanup(e.stop)
+	t.Cleanup(e.Stop)
 	select {
 	case <-e.done:
 	case <-time.After(startTimeout):
@@ -106,7 +106,7 @@ func launch(t testing.TB, bootstrapYAML string, args ...string) *Envoy {
 	cmd := exec.Command(bin, append(argv, args...)...)
 	cmd.Env = append(os.Environ(), "GODEBUG=cgocheck=0", "ENVOY_DYNAMIC_MODULES_SEARCH_PATH="+modDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group, so stop() reaches anything Envoy's wrapper started;
+	// Own process group, so Stop reaches anything Envoy's wrapper started;
 	// and die with the test binary if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -122,7 +122,9 @@ func launch(t testing.TB, bootstrapYAML string, args ...string) *Envoy {
 	return e
 }
 
-func (e *Envoy) stop() {
+// Stop stops Envoy (SIGTERM to its process group, SIGKILL after 5s) and
+// waits for it to exit, so its log is complete. Stopping twice is a no-op.
+func (e *Envoy) Stop() {
 	select {
 	case <-e.done:
 		return
