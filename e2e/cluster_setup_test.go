@@ -17,7 +17,8 @@ const (
 	beLeastRequest  = 12
 	beHash          = 15
 	beFeatures      = 18
-	clusterBackends = 19
+	bePerTry        = 19
+	clusterBackends = 20
 )
 
 // clusterProxy renders testdata/cluster.yaml.tmpl with `btp render --host

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/envoy-btp/envoy-btp/e2e/harness"
 )
@@ -62,6 +63,27 @@ func TestRetry(t *testing.T) {
 	})
 	if got := p.Envoy.Stat(t, "btp.retry.non_idempotent"); got != 1 {
 		t.Errorf("btp.retry.non_idempotent = %d, want 1", got)
+	}
+}
+
+// retry.perRetry.timeout: each attempt gets its own timeout, so a backend
+// that hangs is tried 1 + numRetries times, 200ms each, and the client gets
+// 504 long before the backend would answer.
+func TestRetryPerTryTimeout(t *testing.T) {
+	p := clusterProxy(t, nil)
+	be := p.Backends[bePerTry]
+	be.SetDelay(5 * time.Second)
+	start := time.Now()
+	code, _, _ := harness.Get(t, p.URL("/pertry"), nil)
+	took := time.Since(start)
+	if code != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 504", code)
+	}
+	if be.Hits() != 3 {
+		t.Errorf("backend hits %d, want 3 (each try timed out and was retried)", be.Hits())
+	}
+	if took < 600*time.Millisecond || took > 3*time.Second {
+		t.Errorf("answered after %v, want about 3 x 200ms", took)
 	}
 }
 
