@@ -47,4 +47,18 @@ func TestRenderedFilterConfig(t *testing.T) {
 	if r := be.Requests(); len(r) != 1 || len(r[0].Body) != 500 {
 		t.Errorf("backend did not get the 500 B body whole")
 	}
+
+	// A limit above Envoy's default 1 MiB buffer: the renderer raises the
+	// route's buffer limit, so the filter's limit is the one that counts.
+	be.Reset()
+	if code, _, _ := post(t, p.URL("/features/bigbuffer"), strings.Repeat("b", 2<<20), true); code != http.StatusOK {
+		t.Errorf("2 MiB body under a 4Mi limit: %d, want 200", code)
+	}
+	if r := be.Requests(); len(r) != 1 || len(r[0].Body) != 2<<20 {
+		t.Errorf("backend did not get the 2 MiB body whole")
+	}
+	code, _, body := post(t, p.URL("/features/bigbuffer"), strings.Repeat("b", 5<<20), true)
+	if code != http.StatusRequestEntityTooLarge || body != "request body too large\n" {
+		t.Errorf("5 MiB body over a 4Mi limit: %d %q, want the filter's 413", code, body)
+	}
 }
