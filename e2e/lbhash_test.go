@@ -59,6 +59,9 @@ type lbCase struct {
 	// newConn sends every request on a fresh connection (source IP and
 	// generated-cookie cases, where the connection's addresses are the key).
 	newConn bool
+	// forged requests carry a client-chosen X-Forwarded-For that the
+	// rendered listener must ignore.
+	forged bool
 	// request builds request i; src is the source IP to bind (nil: any).
 	request func(i int, url string) (*http.Request, net.IP)
 }
@@ -94,9 +97,12 @@ func lbCases() []lbCase {
 			},
 		},
 		{
-			// A client's X-Forwarded-For decides the source IP Envoy hashes
-			// unless the listener uses the connection's address.
-			name: "SourceIPForwardedFor", hash: "type: SourceIP", pools: one,
+			// A client's X-Forwarded-For would decide the source IP Envoy
+			// hashes unless the listener uses the connection's address;
+			// btp renders use_remote_address (as Envoy Gateway does), so
+			// 1000 forged addresses from one connection address all land
+			// on the one endpoint that address hashes to.
+			name: "SourceIPIgnoresForwardedFor", hash: "type: SourceIP", pools: one, forged: true,
 			request: func(i int, url string) (*http.Request, net.IP) {
 				req := get(url + "/")
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.1, 198.51.%d.%d", i/250, 1+i%250))
@@ -248,6 +254,9 @@ func runLBCase(t *testing.T, tc lbCase) {
 
 	// The prediction is built from the very YAML Envoy runs.
 	rt, trustXFF := predictor(t, boot)
+	if tc.forged && trustXFF {
+		t.Fatal("the rendered listener takes the client address from X-Forwarded-For: a client can choose its own SourceIP hash (and sourceCIDR bucket)")
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := lbClient(tc.newConn)
 
@@ -328,6 +337,14 @@ func runLBCase(t *testing.T, tc lbCase) {
 	if len(mismatches) > 0 {
 		t.Errorf("%d of %d predictions wrong; first ones:\n%s", len(mismatches), lbRequests,
 			strings.Join(mismatches[:min(10, len(mismatches))], "\n"))
+	}
+	if tc.forged {
+		// Every request came from 127.0.0.1: one endpoint, whatever the
+		// forged headers said.
+		if len(hits) != 1 {
+			t.Errorf("forged X-Forwarded-For spread requests over %v; the connection's address should decide", hits)
+		}
+		return
 	}
 	// A spread over every backend shows the test exercised the table.
 	for name, addr := range addrOf {
