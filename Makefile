@@ -9,10 +9,10 @@ ENVOY ?= $(shell command -v envoy 2>/dev/null || echo $(VENV)/bin/envoy)
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e demo fuzz bench golden example run
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e demo fuzz bench golden example
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 test: lint unit so dynmod envoy-validate e2e fuzz ## everything CI runs (the README's test command)
 
@@ -49,7 +49,7 @@ fuzz: ## fuzz the config parser briefly
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./config
 
 bench: ## benchmarks (numbers go in BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./filter/... ./lbhash/...
+	$(GO) test -run '^$$' -bench . -benchmem ./filter/... ./lbhash/... ./plugin/...
 
 golden: ## regenerate golden files and the example envoy.yaml
 	$(GO) test ./bootstrap/... -update
