@@ -27,7 +27,7 @@ func newFaultReplies(f *config.FaultPlan) *faultReplies {
 	if grpcStatus >= 0 {
 		httpStatus = grpcToHTTP(grpcStatus)
 	} else {
-		grpcStatus = httpToGRPC(httpStatus)
+		grpcStatus = GRPCStatusForHTTP(httpStatus)
 	}
 	fr.plain = &Reply{Status: httpStatus, GRPCStatus: -1, Body: faultAbortBody, ContentType: "text/plain", Details: "fault_filter_abort"}
 	fr.grpc = &Reply{Status: httpStatus, GRPCStatus: grpcStatus, Body: faultAbortBody, Details: "fault_filter_abort"}
@@ -66,9 +66,11 @@ func (s *Stream) faultAbort(req Request) (Action, bool) {
 	return s.reply(s.cfg.fault.plain), true
 }
 
-// httpToGRPC and grpcToHTTP follow Envoy's Grpc::Utility mappings, so a
-// gRPC client sees what Envoy's own fault filter would send.
-func httpToGRPC(status int) int {
+// GRPCStatusForHTTP and grpcToHTTP follow Envoy's Grpc::Utility mappings, so
+// a gRPC client sees what Envoy's own fault filter would send. Hosts use
+// GRPCStatusForHTTP for local replies whose SDK needs the gRPC status spelled
+// out.
+func GRPCStatusForHTTP(status int) int {
 	switch status {
 	case 400:
 		return 13 // INTERNAL

@@ -214,28 +214,9 @@ func (f *streamFilter) sendReply(cb api.FilterProcessCallbacks, r *filter.Reply)
 	if grpcStatus < 0 {
 		// The golang filter turns -1 into grpc-status: -1 rather than
 		// Envoy's own default, so pass that default explicitly.
-		grpcStatus = grpcStatusForHTTP(r.Status)
+		grpcStatus = int64(filter.GRPCStatusForHTTP(r.Status))
 	}
 	cb.SendLocalReply(r.Status, r.Body, headers, grpcStatus, r.Details)
-}
-
-// grpcStatusForHTTP is Envoy's Grpc::Utility::httpToGrpcStatus: the gRPC
-// status a local reply carries when a plain HTTP status is sent to a gRPC
-// client.
-func grpcStatusForHTTP(status int) int64 {
-	switch status {
-	case 400:
-		return 13 // INTERNAL
-	case 401:
-		return 16 // UNAUTHENTICATED
-	case 403:
-		return 7 // PERMISSION_DENIED
-	case 404:
-		return 12 // UNIMPLEMENTED
-	case 429, 502, 503, 504:
-		return 14 // UNAVAILABLE
-	}
-	return 2 // UNKNOWN
 }
 
 // recoverCallback turns a panic in this adapter's own code during an Envoy

@@ -662,8 +662,8 @@ func TestEmptyHeaderValue(t *testing.T) {
 
 func TestGRPCStatusForPlainReplies(t *testing.T) {
 	for status, want := range map[int]int64{429: 14, 413: 2, 503: 14, 500: 2, 403: 7} {
-		if got := grpcStatusForHTTP(status); got != want {
-			t.Errorf("grpcStatusForHTTP(%d) = %d, want %d", status, got, want)
+		if got := int64(filter.GRPCStatusForHTTP(status)); got != want {
+			t.Errorf("GRPCStatusForHTTP(%d) = %d, want %d", status, got, want)
 		}
 	}
 	// a plain 429 to a gRPC client carries UNAVAILABLE, never -1
