@@ -27,21 +27,9 @@ func healthCheckCluster(c *ruleCtx, t *clusterTemplate) {
 		UnhealthyThreshold: u32(3),
 		HealthyThreshold:   u32(1),
 	}
-	if a.Timeout != nil {
-		if d, ok := c.duration(f+".timeout", a.Timeout); ok {
-			hc.Timeout = d
-		}
-	}
-	if a.Interval != nil {
-		if d, ok := c.duration(f+".interval", a.Interval); ok {
-			hc.Interval = d
-		}
-	}
-	if a.InitialJitter != nil {
-		if d, ok := c.duration(f+".initialJitter", a.InitialJitter); ok {
-			hc.InitialJitter = d
-		}
-	}
+	c.setDuration(f+".timeout", a.Timeout, &hc.Timeout)
+	c.setDuration(f+".interval", a.Interval, &hc.Interval)
+	c.setDuration(f+".initialJitter", a.InitialJitter, &hc.InitialJitter)
 	if a.UnhealthyThreshold != nil {
 		if *a.UnhealthyThreshold < 1 {
 			c.fail(f+".unhealthyThreshold", *a.UnhealthyThreshold, "allowed 1 or more")

@@ -144,11 +144,7 @@ func loadBalancerRoute(c *ruleCtx) {
 			return
 		}
 		ck := &routev3.RouteAction_HashPolicy_Cookie{Name: ch.Cookie.Name}
-		if ch.Cookie.TTL != nil {
-			if d, ok := c.duration(f+".cookie.ttl", ch.Cookie.TTL); ok {
-				ck.Ttl = d
-			}
-		}
+		c.setDuration(f+".cookie.ttl", ch.Cookie.TTL, &ck.Ttl)
 		names := make([]string, 0, len(ch.Cookie.Attributes))
 		for k := range ch.Cookie.Attributes {
 			names = append(names, k)

@@ -31,16 +31,8 @@ func outlierCluster(c *ruleCtx, t *clusterTemplate) {
 		Interval:         durationpb.New(3 * time.Second),
 		BaseEjectionTime: durationpb.New(30 * time.Second),
 	}
-	if p.Interval != nil {
-		if d, ok := c.duration(f+".interval", p.Interval); ok {
-			od.Interval = d
-		}
-	}
-	if p.BaseEjectionTime != nil {
-		if d, ok := c.duration(f+".baseEjectionTime", p.BaseEjectionTime); ok {
-			od.BaseEjectionTime = d
-		}
-	}
+	c.setDuration(f+".interval", p.Interval, &od.Interval)
+	c.setDuration(f+".baseEjectionTime", p.BaseEjectionTime, &od.BaseEjectionTime)
 	if p.SplitExternalLocalOriginErrors != nil {
 		od.SplitExternalLocalOriginErrors = *p.SplitExternalLocalOriginErrors
 	}

@@ -52,11 +52,7 @@ func timeoutRoute(c *ruleCtx) {
 				c.action.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{MaxStreamDuration: d}
 			}
 		}
-		if h.StreamIdleTimeout != nil {
-			if d, ok := c.duration("spec.timeout.http.streamIdleTimeout", h.StreamIdleTimeout); ok {
-				c.action.IdleTimeout = d
-			}
-		}
+		c.setDuration("spec.timeout.http.streamIdleTimeout", h.StreamIdleTimeout, &c.action.IdleTimeout)
 	}
 	if rt := c.rule.Spec.Timeouts; rt != nil && rt.Request != nil {
 		if d, ok := c.duration("HTTPRoute spec.rules[].timeouts.request", rt.Request); ok {

@@ -20,6 +20,17 @@ func (c *ruleCtx) duration(field string, d *gwapiv1.Duration) (*durationpb.Durat
 	return durationpb.New(v), true
 }
 
+// setDuration sets *dst from an optional policy duration: unset leaves the
+// default in place, a bad value is recorded and leaves it too.
+func (c *ruleCtx) setDuration(field string, src *gwapiv1.Duration, dst **durationpb.Duration) {
+	if src == nil {
+		return
+	}
+	if d, ok := c.duration(field, src); ok {
+		*dst = d
+	}
+}
+
 // seconds converts a duration to whole seconds (socket options count in
 // seconds), recording an error when it is not a positive whole number.
 func (c *ruleCtx) seconds(field string, d *gwapiv1.Duration) (uint32, bool) {
