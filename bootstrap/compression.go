@@ -20,23 +20,37 @@ import (
 // default and enabled on this route by its per-route config. A
 // minContentLength is filter-wide in Envoy, so each distinct value gets its
 // own filter instead of overriding another route's.
+//
+// spec.compressor, Envoy Gateway's successor of the deprecated compression
+// (same type), wins when set. Envoy Gateway skips a compressor entry whose
+// settings block for its type is missing; here that is an error, not a drop.
 func compressionRoute(c *ruleCtx) {
-	if len(c.spec.Compression) == 0 {
+	list, field := c.spec.Compression, "spec.compression"
+	if len(c.spec.Compressor) > 0 {
+		list, field = c.spec.Compressor, "spec.compressor"
+	}
+	if len(list) == 0 {
 		return
 	}
-	for i, comp := range c.spec.Compression {
-		f := fmt.Sprintf("spec.compression[%d]", i)
+	for i, comp := range list {
+		f := fmt.Sprintf("%s[%d]", field, i)
 		var lib proto.Message
 		var libName string
+		var settings bool
 		switch comp.Type {
 		case egv1a1.GzipCompressorType:
-			lib, libName = &gzipv3.Gzip{}, "envoy.compression.gzip.compressor"
+			lib, libName, settings = &gzipv3.Gzip{}, "envoy.compression.gzip.compressor", comp.Gzip != nil
 		case egv1a1.BrotliCompressorType:
-			lib, libName = &brotliv3.Brotli{}, "envoy.compression.brotli.compressor"
+			lib, libName, settings = &brotliv3.Brotli{}, "envoy.compression.brotli.compressor", comp.Brotli != nil
 		case egv1a1.ZstdCompressorType:
-			lib, libName = &zstdv3.Zstd{}, "envoy.compression.zstd.compressor"
+			lib, libName, settings = &zstdv3.Zstd{}, "envoy.compression.zstd.compressor", comp.Zstd != nil
 		default:
 			c.fail(f+".type", string(comp.Type), "allowed Gzip, Brotli, Zstd")
+			continue
+		}
+		if field == "spec.compressor" && !settings {
+			key := strings.ToLower(string(comp.Type))
+			c.fail(f+"."+key, nil, fmt.Sprintf("is required with type %s (write %s: {})", comp.Type, key))
 			continue
 		}
 		name := "envoy.filters.http.compressor." + strings.ToLower(string(comp.Type))

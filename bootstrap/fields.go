@@ -153,6 +153,8 @@ var supported = fieldSet(
 	// compression.go, upgrade.go, protocol.go, telemetry.go
 	"compression", "compression[].type", "compression[].gzip", "compression[].brotli", "compression[].zstd",
 	"compression[].minContentLength",
+	"compressor", "compressor[].type", "compressor[].gzip", "compressor[].brotli", "compressor[].zstd",
+	"compressor[].minContentLength",
 	"httpUpgrade", "httpUpgrade[].type", "httpUpgrade[].connect", "httpUpgrade[].connect.terminate",
 	"useClientProtocol",
 	"telemetry", "telemetry.metrics", "telemetry.metrics.routeStatName",
@@ -174,7 +176,7 @@ var supported = fieldSet(
 // notInSpec are Envoy Gateway v1.9.1 fields outside the BackendTrafficPolicy
 // spec envoy-btp implements; they get a specific message.
 var notInSpec = map[string]bool{
-	"bandwidthLimit": true, "admissionControl": true, "compressor": true, "routingType": true,
+	"bandwidthLimit": true, "admissionControl": true, "routingType": true,
 }
 
 func fieldSet(paths ...string) map[string]bool {

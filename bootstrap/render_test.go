@@ -70,10 +70,9 @@ func TestFieldsOutsideSpec(t *testing.T) {
 		BandwidthLimit:   &egv1a1.BandwidthLimitSpec{},
 		AdmissionControl: &egv1a1.AdmissionControl{},
 		RoutingType:      &rt,
-		Compressor:       []*egv1a1.Compression{{Type: egv1a1.GzipCompressorType}},
 	}
 	msg := renderErr(t, model(80, spec))
-	for _, f := range []string{"spec.bandwidthLimit", "spec.admissionControl", "spec.routingType", "spec.compressor"} {
+	for _, f := range []string{"spec.bandwidthLimit", "spec.admissionControl", "spec.routingType"} {
 		want := "BackendTrafficPolicy/ns/p: " + f + ": is an Envoy Gateway field outside the BackendTrafficPolicy spec envoy-btp implements; remove it (on httproute/ns/app rule 0, listener ns/gw/http)"
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
@@ -96,6 +95,8 @@ func TestRequiredAndInvalidValues(t *testing.T) {
 			"spec.loadBalancer.consistentHash: is required with type ConsistentHash"},
 		{"hc type", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{HealthCheck: &egv1a1.HealthCheck{Active: &egv1a1.ActiveHealthCheck{}}}},
 			"spec.healthCheck.active.type: is required: allowed HTTP, TCP, GRPC"},
+		{"compressor without its settings", egv1a1.BackendTrafficPolicySpec{Compressor: []*egv1a1.Compression{{Type: egv1a1.GzipCompressorType}}},
+			"spec.compressor[0].gzip: is required with type Gzip (write gzip: {})"},
 		{"hc http path", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{HealthCheck: &egv1a1.HealthCheck{Active: &egv1a1.ActiveHealthCheck{Type: egv1a1.ActiveHealthCheckerTypeHTTP}}}},
 			"spec.healthCheck.active.http.path: is required with type HTTP"},
 		{"bad duration", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{Timeout: &egv1a1.Timeout{TCP: &egv1a1.TCPTimeout{ConnectTimeout: d("ten seconds")}}}},
