@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -218,15 +219,24 @@ func (e *Envoy) WaitStat(t testing.TB, name string, timeout time.Duration, ok fu
 	}
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a port that was free a moment ago on every address (Envoy
+// binds listeners to 0.0.0.0). It is drawn from below the kernel's ephemeral
+// range (32768+), so the many client connections the tests open cannot take
+// it between this check and Envoy's bind (seen once as "Address already in
+// use" when the kernel picked the port).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-31999")
+	return 0
 }
 
 func tail(s string, n int) string {
