@@ -98,7 +98,7 @@ var supported = fieldSet(
 	"rateLimit.global.rules[].limit", "rateLimit.global.rules[].limit.requests", "rateLimit.global.rules[].limit.unit",
 	"rateLimit.global.rules[].limit.fromMetadata", "rateLimit.global.rules[].limit.fromMetadata.namespace",
 	"rateLimit.global.rules[].limit.fromMetadata.key",
-	"rateLimit.global.rules[].shared", "rateLimit.global.rules[].xRateLimitHeaders",
+	"rateLimit.global.rules[].shared", "rateLimit.global.rules[].shadowMode", "rateLimit.global.rules[].xRateLimitHeaders",
 	"rateLimit.global.rules[].cost", "rateLimit.global.rules[].cost.request", "rateLimit.global.rules[].cost.response",
 	"rateLimit.global.rules[].cost.request.from", "rateLimit.global.rules[].cost.request.number",
 	"rateLimit.global.rules[].cost.request.metadata", "rateLimit.global.rules[].cost.request.metadata.namespace",

@@ -12,13 +12,14 @@ import (
 	"github.com/envoy-btp/envoy-btp/policy"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml and *.err from the renderer")
+var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml, *.ratelimit.yaml and *.err from the renderer")
 
 // TestGolden renders every testdata/<feature>.in.yaml (loaded through
 // policy.Load, as `btp render` does) and compares the result with
-// <feature>.out.yaml, or with <feature>.err when rendering must fail. Files
-// named *dynamic-module* render for the dynamic-module host, the rest for
-// the golang host.
+// <feature>.out.yaml, or with <feature>.err when rendering must fail, and
+// the rate limit service config with <feature>.ratelimit.yaml (which must
+// not exist when there is none). Files named *dynamic-module* render for
+// the dynamic-module host, the rest for the golang host.
 func TestGolden(t *testing.T) {
 	ins, err := filepath.Glob("testdata/*.in.yaml")
 	if err != nil || len(ins) == 0 {
@@ -31,47 +32,70 @@ func TestGolden(t *testing.T) {
 			if strings.Contains(name, "dynamic-module") {
 				opts.Host = HostDynamicModule
 			}
-			got, isErr := renderFile(t, in, opts)
+			got, rls, isErr := renderFile(t, in, opts)
 			want := filepath.Join("testdata", name+".out.yaml")
 			other := filepath.Join("testdata", name+".err")
 			if isErr {
 				want, other = other, want
 			}
+			compareGolden(t, want, got)
 			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
 				os.Remove(other)
-				return
 			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("render gave %s:\n%s\n(run `go test ./bootstrap/ -update` to accept)", filepath.Base(want), got)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("%s differs from the renderer's output (run `go test ./bootstrap/ -update` and review the diff):\n%s",
-					want, firstDiff(exp, got))
+			rlsFile := filepath.Join("testdata", name+".ratelimit.yaml")
+			if len(rls) > 0 {
+				compareGolden(t, rlsFile, rls)
+			} else if *update {
+				os.Remove(rlsFile)
+			} else if _, err := os.Stat(rlsFile); err == nil {
+				t.Errorf("%s exists but the render has no rate limit service config", rlsFile)
 			}
 		})
 	}
 }
 
-// renderFile returns the YAML for in, or the error text and true.
-func renderFile(t *testing.T, in string, opts Options) ([]byte, bool) {
+// compareGolden checks got against the file want, or rewrites it with -update.
+func compareGolden(t *testing.T, want string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(want, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	exp, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatalf("render gave %s:\n%s\n(run `go test ./bootstrap/ -update` to accept)", filepath.Base(want), got)
+	}
+	if !bytes.Equal(got, exp) {
+		t.Errorf("%s differs from the renderer's output (run `go test ./bootstrap/ -update` and review the diff):\n%s",
+			want, firstDiff(exp, got))
+	}
+}
+
+// renderFile returns the bootstrap YAML for in and the rate limit service
+// config YAML (nil without global rules), or the error text and true.
+func renderFile(t *testing.T, in string, opts Options) ([]byte, []byte, bool) {
 	t.Helper()
 	m, err := policy.Load([]string{in}, nil)
 	if err != nil {
-		return []byte(err.Error() + "\n"), true
+		return []byte(err.Error() + "\n"), nil, true
 	}
-	b, err := Render(m, opts)
+	out, err := RenderAll(m, opts)
 	if err != nil {
-		return []byte(err.Error() + "\n"), true
+		return []byte(err.Error() + "\n"), nil, true
 	}
-	y, err := YAML(b)
+	y, err := YAML(out.Bootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return y, false
+	var rls []byte
+	if len(out.RateLimit) > 0 {
+		if rls, err = RateLimitYAML(out.RateLimit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return y, rls, false
 }
 
 func firstDiff(want, got []byte) string {

@@ -35,7 +35,8 @@ const (
 // per route, the rate_limits actions that build each rule's descriptors,
 // sent to the rate limit service by Envoy's ratelimit filter. Shared rules
 // use their own domain (and filter) so every route shares one counter. The
-// service's descriptor config (the limits themselves) is not rendered yet.
+// same walk adds each rule's descriptor chain and limit to the rate limit
+// service's config (ratelimit_service.go), so the two cannot drift apart.
 // rateLimit.local is enforced by the btp filter (perroute.go).
 func rateLimitRoute(c *ruleCtx) {
 	rl := c.spec.RateLimit
@@ -88,9 +89,7 @@ func rateLimitRoute(c *ruleCtx) {
 		} else {
 			local++
 		}
-		if rule.Limit.Unit == "" {
-			c.fail(rf+".limit.unit", nil, "is required: allowed Second, Minute, Hour, Day, Week, Month, Year")
-		}
+		limit := serviceLimit(c, rf+".limit", rule.Limit)
 		var methods []*egv1a1.MethodMatch
 		for si := range rule.ClientSelectors {
 			for mi := range rule.ClientSelectors[si].Methods {
@@ -100,24 +99,29 @@ func rateLimitRoute(c *ruleCtx) {
 		if len(methods) == 0 {
 			methods = []*egv1a1.MethodMatch{nil}
 		}
-		var selActions []*routev3.RateLimit_Action
+		var selSteps []rlStep
 		matched := false
 		for si := range rule.ClientSelectors {
 			sel := &rule.ClientSelectors[si]
 			sf := fmt.Sprintf("%s.clientSelectors[%d]", rf, si)
-			selActions = append(selActions, selectorActions(c, sf, idx, sel)...)
+			selSteps = append(selSteps, selectorSteps(c, sf, idx, sel)...)
 			matched = matched || len(sel.Headers) > 0 || len(sel.Methods) > 0 || sel.Path != nil ||
 				sel.SourceCIDR != nil || len(sel.QueryParams) > 0
 		}
+		var steps []rlStep
 		for _, method := range methods {
-			actions := append([]*routev3.RateLimit_Action{genericKey(key, key)}, selActions...)
+			steps = append(append(steps[:0], rlStep{genericKey(key, key), key, key}), selSteps...)
 			if method != nil {
-				actions = append(actions, headerValueMatch(fmt.Sprintf("rule-%d-method", idx), ":method",
-					exact(string(method.Value)), method.Invert))
+				d := fmt.Sprintf("rule-%d-method", idx)
+				steps = append(steps, rlStep{headerValueMatch(d, ":method", exact(string(method.Value)), method.Invert), d, d})
 			}
 			if !matched {
 				d := fmt.Sprintf("rule-%d-match--1", idx)
-				actions = append(actions, genericKey(d, d))
+				steps = append(steps, rlStep{genericKey(d, d), d, d})
+			}
+			actions := make([]*routev3.RateLimit_Action, len(steps))
+			for i := range steps {
+				actions[i] = steps[i].action
 			}
 			r := &routev3.RateLimit{Actions: actions}
 			if o := rule.XRateLimitHeaders; o != nil {
@@ -148,6 +152,11 @@ func rateLimitRoute(c *ruleCtx) {
 				byDomain[domain] = append(byDomain[domain], done)
 			}
 		}
+		// Every method sends the same keys and values (the method descriptor's
+		// value is its key), so one chain per rule covers them all.
+		if limit != nil {
+			c.r.addServiceDescriptor(c, rf, domain, steps, limit, rule.ShadowMode != nil && *rule.ShadowMode)
+		}
 	}
 	domains := make([]string, 0, len(byDomain))
 	for d := range byDomain {
@@ -168,11 +177,19 @@ func rateLimitRoute(c *ruleCtx) {
 	c.r.globalRateLimit = true
 }
 
-// selectorActions builds the descriptor entries of one client selector
+// rlStep is one descriptor entry of a global rule: the route action that
+// makes Envoy send it, and the key and value the rate limit service matches
+// (value "" matches any value: Distinct selectors).
+type rlStep struct {
+	action     *routev3.RateLimit_Action
+	key, value string
+}
+
+// selectorSteps builds the descriptor entries of one client selector
 // (header, path, source CIDR and query parameter matches; methods are
 // expanded by the caller, one rate limit per method).
-func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectCondition) []*routev3.RateLimit_Action {
-	var out []*routev3.RateLimit_Action
+func selectorSteps(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectCondition) []rlStep {
+	var out []rlStep
 	for hi, h := range sel.Headers {
 		hf := fmt.Sprintf("%s.headers[%d]", f, hi)
 		d := fmt.Sprintf("rule-%d-match-%d", idx, hi)
@@ -185,8 +202,8 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 			if h.Value != nil || (h.Invert != nil && *h.Invert) {
 				c.fail(hf, nil, "value and invert are not allowed with type Distinct")
 			}
-			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RequestHeaders_{
-				RequestHeaders: &routev3.RateLimit_Action_RequestHeaders{HeaderName: h.Name, DescriptorKey: d}}})
+			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RequestHeaders_{
+				RequestHeaders: &routev3.RateLimit_Action_RequestHeaders{HeaderName: h.Name, DescriptorKey: d}}}, d, ""})
 		case egv1a1.HeaderMatchExact, egv1a1.HeaderMatchRegularExpression:
 			if h.Value == nil {
 				c.fail(hf+".value", nil, "is required with type "+string(t))
@@ -197,7 +214,7 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 				checkRegex(c.scope, hf+".value", *h.Value)
 				sm = regex(*h.Value)
 			}
-			out = append(out, headerValueMatch(d, h.Name, sm, h.Invert))
+			out = append(out, rlStep{headerValueMatch(d, h.Name, sm, h.Invert), d, d})
 		default:
 			c.fail(hf+".type", string(t), "allowed Exact, RegularExpression, Distinct")
 		}
@@ -220,7 +237,8 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 			c.fail(f+".path.type", string(t), "allowed Exact, PathPrefix, RegularExpression")
 		}
 		if sm != nil {
-			out = append(out, headerValueMatch(fmt.Sprintf("rule-%d-path", idx), ":path", sm, p.Invert))
+			d := fmt.Sprintf("rule-%d-path", idx)
+			out = append(out, rlStep{headerValueMatch(d, ":path", sm, p.Invert), d, d})
 		}
 	}
 	if s := sel.SourceCIDR; s != nil {
@@ -237,12 +255,14 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 			if invert {
 				val = "invert:" + val
 			}
-			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
-				RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{DescriptorKey: "masked_remote_address", DescriptorValue: val, AddressMatcher: am}}})
+			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
+				RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{DescriptorKey: "masked_remote_address", DescriptorValue: val, AddressMatcher: am}}},
+				"masked_remote_address", val})
 			if s.Type != nil && *s.Type == egv1a1.SourceMatchDistinct {
-				out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
+				out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
 					RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{
-						DescriptorKey: "remote_address", DescriptorValue: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", AddressMatcher: am}}})
+						DescriptorKey: "remote_address", DescriptorValue: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", AddressMatcher: am}}},
+					"remote_address", ""})
 			} else if s.Type != nil && *s.Type != egv1a1.SourceMatchExact {
 				c.fail(f+".sourceCIDR.type", string(*s.Type), "allowed Exact, Distinct")
 			}
@@ -257,8 +277,8 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 		}
 		switch t {
 		case egv1a1.QueryParamMatchDistinct:
-			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameters_{
-				QueryParameters: &routev3.RateLimit_Action_QueryParameters{QueryParameterName: q.Name, DescriptorKey: d}}})
+			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameters_{
+				QueryParameters: &routev3.RateLimit_Action_QueryParameters{QueryParameterName: q.Name, DescriptorKey: d}}}, d, ""})
 		case egv1a1.QueryParamMatchExact, egv1a1.QueryParamMatchRegularExpression:
 			if q.Value == nil {
 				c.fail(qf+".value", nil, "is required with type "+string(t))
@@ -269,12 +289,12 @@ func selectorActions(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectC
 				checkRegex(c.scope, qf+".value", *q.Value)
 				sm = regex(*q.Value)
 			}
-			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameterValueMatch_{
+			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameterValueMatch_{
 				QueryParameterValueMatch: &routev3.RateLimit_Action_QueryParameterValueMatch{
 					DescriptorKey: d, DescriptorValue: d, ExpectMatch: wrapperspb.Bool(q.Invert == nil || !*q.Invert),
 					QueryParameters: []*routev3.QueryParameterMatcher{{
 						Name: q.Name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm}}},
-				}}})
+				}}}, d, d})
 		default:
 			c.fail(qf+".type", string(t), "allowed Exact, RegularExpression, Distinct")
 		}

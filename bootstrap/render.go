@@ -92,6 +92,25 @@ func rateLimitHostPort(raw string) (string, uint32, error) {
 // policy.ErrorList naming policy, route rule and field path); a bootstrap is
 // returned only when there is none and it passes ValidateAll.
 func Render(m *policy.Model, opts Options) (*bootstrapv3.Bootstrap, error) {
+	out, err := RenderAll(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	return out.Bootstrap, nil
+}
+
+// Rendered is everything one render of a Model produces.
+type Rendered struct {
+	Bootstrap *bootstrapv3.Bootstrap
+	// RateLimit is the envoyproxy/ratelimit service config for
+	// rateLimit.global: one per domain the bootstrap's ratelimit filters use,
+	// sorted by domain; empty when no route has global rules.
+	RateLimit []*RateLimitConfig
+}
+
+// RenderAll is Render plus the rate limit service config, built by the same
+// walk over the routes.
+func RenderAll(m *policy.Model, opts Options) (*Rendered, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -121,7 +140,12 @@ func Render(m *policy.Model, opts Options) (*bootstrapv3.Bootstrap, error) {
 	if err := b.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("rendered bootstrap is invalid (a bug in envoy-btp, please report it): %w", err)
 	}
-	return b, nil
+	sort.Strings(r.rateLimitDomains)
+	out := &Rendered{Bootstrap: b}
+	for _, d := range r.rateLimitDomains {
+		out.RateLimit = append(out.RateLimit, r.rateLimitConfigs[d])
+	}
+	return out, nil
 }
 
 // renderer accumulates what one Render call builds.
@@ -131,6 +155,10 @@ type renderer struct {
 	clusters map[string]*clusterv3.Cluster
 	// globalRateLimit is set when any route uses rateLimit.global.
 	globalRateLimit bool
+	// rateLimitConfigs holds the rate limit service's config by domain, in
+	// the order rateLimitDomains first saw them.
+	rateLimitConfigs map[string]*RateLimitConfig
+	rateLimitDomains []string
 }
 
 // port is one Envoy listener: every Gateway listener sharing a port.

@@ -14,7 +14,7 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "-f FILE_OR_DIR [-f ...] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N]",
+		usage:   "-f FILE_OR_DIR [-f ...] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config FILE]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
@@ -22,6 +22,7 @@ func init() {
 			lib := fs.String("library-path", bootstrap.DefaultLibraryPath, "golang host: path of libbtp.so inside the Envoy container")
 			admin := fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1")
 			rls := fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT")
+			rlsConfig := fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global (one YAML document per domain) to `FILE`")
 			return func(s *stdio) error {
 				if len(*in) == 0 {
 					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin)")
@@ -39,15 +40,33 @@ func init() {
 					AdminPort:           uint32(*admin),
 					RateLimitServiceURL: *rls,
 				}
-				b, err := bootstrap.Render(m, opts)
+				r, err := bootstrap.RenderAll(m, opts)
 				if err != nil {
 					return err
 				}
-				y, err := bootstrap.YAML(b)
+				y, err := bootstrap.YAML(r.Bootstrap)
 				if err != nil {
 					return err
 				}
 				y = append([]byte(bootstrap.Comment(opts)), y...)
+				// The service config is written first: a bootstrap whose limits
+				// never reached the service would let every request through.
+				switch {
+				case *rlsConfig != "":
+					ry, err := bootstrap.RateLimitYAML(r.RateLimit)
+					if err != nil {
+						return err
+					}
+					if len(r.RateLimit) == 0 {
+						// Still written, so an older config never outlives its rules.
+						ry = []byte("# No rateLimit.global rules in the input: the rate limit service has no domain to serve.\n")
+					}
+					if err := writeAtomic(*rlsConfig, ry); err != nil {
+						return fmt.Errorf("btp render: --ratelimit-config: %w", err)
+					}
+				case len(r.RateLimit) > 0:
+					fmt.Fprintf(s.err, "btp render: rateLimit.global needs the rate limit service's config (%d domain(s)), which was not written; add --ratelimit-config FILE to write it\n", len(r.RateLimit))
+				}
 				if *out == "-" {
 					_, err = s.out.Write(y)
 					return err

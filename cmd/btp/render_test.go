@@ -120,3 +120,68 @@ func TestRenderErrors(t *testing.T) {
 		}
 	}
 }
+
+var globalInput = strings.Replace(renderInput, "faultInjection: {abort: {httpStatus: 503, percentage: 1}}",
+	"rateLimit: {type: Global, global: {rules: [{clientSelectors: [{headers: [{name: x-user, type: Distinct}]}], limit: {requests: 10, unit: Minute}, shadowMode: true}]}}", 1)
+
+func TestRenderRateLimitConfig(t *testing.T) {
+	dir := t.TempDir()
+	out, rls := filepath.Join(dir, "envoy.yaml"), filepath.Join(dir, "ratelimit.yaml")
+	code, _, errs := renderRun(t, globalInput, "-f", "-", "-o", out, "--ratelimit-config", rls)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	got, err := os.ReadFile(rls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"domain: default/gw/http\n", "key: httproute/default/app/rule/0\n", "key: rule-0-match-0\n",
+		"unit: minute\n", "requests_per_unit: 10\n", "shadow_mode: true\n"} {
+		if !strings.Contains(string(got), w) {
+			t.Errorf("service config lacks %q:\n%s", w, got)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("directory holds %d entries, want envoy.yaml and ratelimit.yaml", len(entries))
+	}
+
+	// A failed render leaves the service config as it was.
+	bad := strings.Replace(globalInput, "unit: Minute", "unit: Fortnight", 1)
+	if code, _, errs := renderRun(t, bad, "-f", "-", "-o", out, "--ratelimit-config", rls); code != 1 || !strings.Contains(errs, "limit.unit") {
+		t.Fatalf("bad input: exit %d, stderr %q", code, errs)
+	}
+	if after, _ := os.ReadFile(rls); !bytes.Equal(after, got) {
+		t.Error("a failed render changed the service config")
+	}
+
+	// Without global rules the file is still replaced, so stale limits go.
+	if code, _, errs := renderRun(t, renderInput, "-f", "-", "-o", out, "--ratelimit-config", rls); code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if after, _ := os.ReadFile(rls); bytes.Contains(after, []byte("domain:")) {
+		t.Errorf("service config still has a domain without global rules:\n%s", after)
+	}
+
+	// Unwritable path: exit 1, the error names the flag, no bootstrap written.
+	fresh := filepath.Join(dir, "fresh.yaml")
+	code, _, errs = renderRun(t, globalInput, "-f", "-", "-o", fresh, "--ratelimit-config", "/nonexistent-dir/rl.yaml")
+	if code != 1 || !strings.Contains(errs, "--ratelimit-config") || !strings.Contains(errs, "nonexistent-dir") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Error("bootstrap written although the service config could not be")
+	}
+}
+
+func TestRenderRateLimitConfigHint(t *testing.T) {
+	code, out, errs := renderRun(t, globalInput, "-f", "-")
+	if code != 0 || !strings.Contains(out, "envoy.filters.http.ratelimit") {
+		t.Fatalf("exit %d, stdout lacks the ratelimit filter", code)
+	}
+	if strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "was not written") || !strings.Contains(errs, "--ratelimit-config FILE") {
+		t.Errorf("stderr %q: want one line saying the service config was not written and how to get it", errs)
+	}
+	if _, _, errs := renderRun(t, renderInput, "-f", "-"); errs != "" {
+		t.Errorf("stderr %q without global rules: want nothing", errs)
+	}
+}
