@@ -60,6 +60,8 @@ func init() {
 					if len(r.RateLimit) == 0 {
 						// Still written, so an older config never outlives its rules.
 						ry = []byte("# No rateLimit.global rules in the input: the rate limit service has no domain to serve.\n")
+					} else {
+						ry = append([]byte(rateLimitConfigComment), ry...)
 					}
 					if err := writeAtomic(*rlsConfig, ry); err != nil {
 						return fmt.Errorf("btp render: --ratelimit-config: %w", err)
@@ -76,6 +78,12 @@ func init() {
 		},
 	})
 }
+
+// rateLimitConfigComment heads the service config: envoyproxy/ratelimit
+// reads only the first YAML document of each file it loads.
+const rateLimitConfigComment = "# Rendered by `btp render --ratelimit-config`: the envoyproxy/ratelimit config for\n" +
+	"# rateLimit.global, one YAML document per domain. The service reads only the first\n" +
+	"# document of each file: give it one file per document (split on the --- lines).\n"
 
 // writeAtomic replaces path with data through a temporary file in the same
 // directory, so a reader (or Envoy) never sees a partial bootstrap.

@@ -135,7 +135,7 @@ func TestRenderRateLimitConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"domain: default/gw/http\n", "key: httproute/default/app/rule/0\n", "key: rule-0-match-0\n",
+	for _, w := range []string{"one file per document", "domain: default/gw/http\n", "key: httproute/default/app/rule/0\n", "key: rule-0-match-0\n",
 		"unit: minute\n", "requests_per_unit: 10\n", "shadow_mode: true\n"} {
 		if !strings.Contains(string(got), w) {
 			t.Errorf("service config lacks %q:\n%s", w, got)
