@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/envoy-btp/envoy-btp/bootstrap"
 )
@@ -14,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "-f FILE_OR_DIR [-f ...] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config FILE]",
+		usage:   "-f FILE_OR_DIR [-f ...] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
@@ -22,7 +24,7 @@ func init() {
 			lib := fs.String("library-path", bootstrap.DefaultLibraryPath, "golang host: path of libbtp.so inside the Envoy container")
 			admin := fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1")
 			rls := fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT")
-			rlsConfig := fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global (one YAML document per domain) to `FILE`")
+			rlsConfig := fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global into `DIR`, one file per domain (the service reads one document per file)")
 			return func(s *stdio) error {
 				if len(*in) == 0 {
 					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin)")
@@ -53,21 +55,11 @@ func init() {
 				// never reached the service would let every request through.
 				switch {
 				case *rlsConfig != "":
-					ry, err := bootstrap.RateLimitYAML(r.RateLimit)
-					if err != nil {
-						return err
-					}
-					if len(r.RateLimit) == 0 {
-						// Still written, so an older config never outlives its rules.
-						ry = []byte("# No rateLimit.global rules in the input: the rate limit service has no domain to serve.\n")
-					} else {
-						ry = append([]byte(rateLimitConfigComment), ry...)
-					}
-					if err := writeAtomic(*rlsConfig, ry); err != nil {
+					if err := writeRateLimitConfigs(*rlsConfig, r.RateLimit); err != nil {
 						return fmt.Errorf("btp render: --ratelimit-config: %w", err)
 					}
 				case len(r.RateLimit) > 0:
-					fmt.Fprintf(s.err, "btp render: rateLimit.global needs the rate limit service's config (%d domain(s)), which was not written; add --ratelimit-config FILE to write it\n", len(r.RateLimit))
+					fmt.Fprintf(s.err, "btp render: rateLimit.global needs the rate limit service's config (%d domain(s)), which was not written; add --ratelimit-config DIR to write it\n", len(r.RateLimit))
 				}
 				if *out == "-" {
 					_, err = s.out.Write(y)
@@ -79,11 +71,62 @@ func init() {
 	})
 }
 
-// rateLimitConfigComment heads the service config: envoyproxy/ratelimit
-// reads only the first YAML document of each file it loads.
-const rateLimitConfigComment = "# Rendered by `btp render --ratelimit-config`: the envoyproxy/ratelimit config for\n" +
-	"# rateLimit.global, one YAML document per domain. The service reads only the first\n" +
-	"# document of each file: give it one file per document (split on the --- lines).\n"
+// rateLimitConfigHeader marks the files --ratelimit-config owns, so a later
+// render can remove the ones whose domain is gone.
+const rateLimitConfigHeader = "# Rendered by `btp render --ratelimit-config`: envoyproxy/ratelimit config for one domain.\n"
+
+// writeRateLimitConfigs writes one file per domain into dir: the service
+// loads every file of its config directory but only the first YAML document
+// of each. Files of an earlier render whose domain is gone are removed, so
+// stale limits never outlive their rules; other files are left alone.
+func writeRateLimitConfigs(dir string, cfgs []*bootstrap.RateLimitConfig) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	written := map[string]string{} // file name -> domain
+	for _, cfg := range cfgs {
+		name := rateLimitFileName(cfg.Domain)
+		if other, dup := written[name]; dup {
+			return fmt.Errorf("domains %q and %q would share the file %s", other, cfg.Domain, name)
+		}
+		written[name] = cfg.Domain
+		y, err := bootstrap.RateLimitYAML([]*bootstrap.RateLimitConfig{cfg})
+		if err != nil {
+			return err
+		}
+		if err := writeAtomic(filepath.Join(dir, name), append([]byte(rateLimitConfigHeader), y...)); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, keep := written[e.Name()]; keep || e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if b, err := os.ReadFile(path); err == nil && bytes.HasPrefix(b, []byte(rateLimitConfigHeader)) {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rateLimitFileName turns a domain (an Envoy listener name such as
+// default/gw/http) into a file name.
+func rateLimitFileName(domain string) string {
+	b := []byte(domain)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b) + ".yaml"
+}
 
 // writeAtomic replaces path with data through a temporary file in the same
 // directory, so a reader (or Envoy) never sees a partial bootstrap.

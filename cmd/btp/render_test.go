@@ -126,23 +126,35 @@ var globalInput = strings.Replace(renderInput, "faultInjection: {abort: {httpSta
 
 func TestRenderRateLimitConfig(t *testing.T) {
 	dir := t.TempDir()
-	out, rls := filepath.Join(dir, "envoy.yaml"), filepath.Join(dir, "ratelimit.yaml")
+	out, rls := filepath.Join(dir, "envoy.yaml"), filepath.Join(dir, "ratelimit")
+	// A file of the operator's own in the directory is never touched.
+	if err := os.MkdirAll(rls, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(rls, "operator.yaml")
+	if err := os.WriteFile(own, []byte("domain: mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errs := renderRun(t, globalInput, "-f", "-", "-o", out, "--ratelimit-config", rls)
 	if code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	got, err := os.ReadFile(rls)
+	file := filepath.Join(rls, "default_gw_http.yaml") // domain default/gw/http
+	got, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"one file per document", "domain: default/gw/http\n", "key: httproute/default/app/rule/0\n", "key: rule-0-match-0\n",
+	for _, w := range []string{rateLimitConfigHeader, "domain: default/gw/http\n", "key: httproute/default/app/rule/0\n", "key: rule-0-match-0\n",
 		"unit: minute\n", "requests_per_unit: 10\n", "shadow_mode: true\n"} {
 		if !strings.Contains(string(got), w) {
 			t.Errorf("service config lacks %q:\n%s", w, got)
 		}
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
-		t.Errorf("directory holds %d entries, want envoy.yaml and ratelimit.yaml", len(entries))
+	if n := strings.Count(string(got), "domain:"); n != 1 {
+		t.Errorf("%s holds %d documents; the service reads only the first", file, n)
+	}
+	if entries, _ := os.ReadDir(rls); len(entries) != 2 {
+		t.Errorf("directory holds %d entries, want the domain's file and operator.yaml", len(entries))
 	}
 
 	// A failed render leaves the service config as it was.
@@ -150,26 +162,42 @@ func TestRenderRateLimitConfig(t *testing.T) {
 	if code, _, errs := renderRun(t, bad, "-f", "-", "-o", out, "--ratelimit-config", rls); code != 1 || !strings.Contains(errs, "limit.unit") {
 		t.Fatalf("bad input: exit %d, stderr %q", code, errs)
 	}
-	if after, _ := os.ReadFile(rls); !bytes.Equal(after, got) {
+	if after, _ := os.ReadFile(file); !bytes.Equal(after, got) {
 		t.Error("a failed render changed the service config")
 	}
 
-	// Without global rules the file is still replaced, so stale limits go.
+	// Without global rules the domain's file goes, so stale limits go; the
+	// operator's file stays.
 	if code, _, errs := renderRun(t, renderInput, "-f", "-", "-o", out, "--ratelimit-config", rls); code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	if after, _ := os.ReadFile(rls); bytes.Contains(after, []byte("domain:")) {
-		t.Errorf("service config still has a domain without global rules:\n%s", after)
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("%s outlived its rules", file)
+	}
+	if _, err := os.Stat(own); err != nil {
+		t.Errorf("the operator's own file was removed: %v", err)
 	}
 
 	// Unwritable path: exit 1, the error names the flag, no bootstrap written.
 	fresh := filepath.Join(dir, "fresh.yaml")
-	code, _, errs = renderRun(t, globalInput, "-f", "-", "-o", fresh, "--ratelimit-config", "/nonexistent-dir/rl.yaml")
-	if code != 1 || !strings.Contains(errs, "--ratelimit-config") || !strings.Contains(errs, "nonexistent-dir") {
+	blocker := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = renderRun(t, globalInput, "-f", "-", "-o", fresh, "--ratelimit-config", filepath.Join(blocker, "rl"))
+	if code != 1 || !strings.Contains(errs, "--ratelimit-config") || !strings.Contains(errs, "a-file") {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
 		t.Error("bootstrap written although the service config could not be")
+	}
+}
+
+func TestRateLimitFileName(t *testing.T) {
+	for in, want := range map[string]string{"default/gw/http": "default_gw_http.yaml", "ns-policy": "ns-policy.yaml", "a b:c": "a_b_c.yaml"} {
+		if got := rateLimitFileName(in); got != want {
+			t.Errorf("rateLimitFileName(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -178,7 +206,7 @@ func TestRenderRateLimitConfigHint(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "envoy.filters.http.ratelimit") {
 		t.Fatalf("exit %d, stdout lacks the ratelimit filter", code)
 	}
-	if strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "was not written") || !strings.Contains(errs, "--ratelimit-config FILE") {
+	if strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "was not written") || !strings.Contains(errs, "--ratelimit-config DIR") {
 		t.Errorf("stderr %q: want one line saying the service config was not written and how to get it", errs)
 	}
 	if _, _, errs := renderRun(t, renderInput, "-f", "-"); errs != "" {
