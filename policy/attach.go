@@ -153,7 +153,9 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 		switch sel.Kind {
 		case "Gateway":
 			for _, g := range a.v.r.Gateways {
-				objs = append(objs, g)
+				if !a.v.isForeign(nn(g)) {
+					objs = append(objs, g)
+				}
 			}
 		case "HTTPRoute":
 			for _, h := range a.v.r.HTTPRoutes {
@@ -190,6 +192,9 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 		t := target{kind: string(r.Kind), name: types.NamespacedName{Namespace: p.Namespace, Name: string(r.Name)}, section: r.SectionName}
 		switch t.kind {
 		case "Gateway":
+			if a.v.isForeign(t.name) {
+				continue // another controller's Gateway: Envoy Gateway ignores the target
+			}
 			g, ok := a.v.gateways[t.name]
 			if !ok {
 				e.add(path+".name", "Gateway %q not found: allowed %s", t.name.String(), keys(a.v.gateways))
@@ -253,6 +258,9 @@ func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
 			continue
 		}
 		gw := nnOf(h.Namespace, pr.Namespace, string(pr.Name))
+		if a.v.isForeign(gw) {
+			continue
+		}
 		if pr.SectionName != nil {
 			a.overrides.add(scope{kind: scopeListener, name: gw, section: string(*pr.SectionName)}, routeScope)
 		} else {

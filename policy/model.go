@@ -16,6 +16,9 @@ type Model struct {
 	// Policies is every BackendTrafficPolicy read, with the status Envoy
 	// Gateway would report for it (status.ancestors).
 	Policies []*egv1a1.BackendTrafficPolicy
+	// Warnings are what was read past without failing: kinds btp does not
+	// read (one line per kind), Gateways of a class it does not handle.
+	Warnings ErrorList
 }
 
 // Gateway is one Gateway API Gateway.

@@ -11,13 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	k8sjson "sigs.k8s.io/json"
@@ -27,12 +25,13 @@ import (
 // Resources is every object read from the input, decoded into the upstream
 // API types, in input order.
 type Resources struct {
-	Gateways   []*gwapiv1.Gateway
-	HTTPRoutes []*gwapiv1.HTTPRoute
-	Policies   []*egv1a1.BackendTrafficPolicy
-	Backends   []*egv1a1.Backend
-	Services   []*corev1.Service
-	ConfigMaps []*corev1.ConfigMap
+	GatewayClasses []*gwapiv1.GatewayClass
+	Gateways       []*gwapiv1.Gateway
+	HTTPRoutes     []*gwapiv1.HTTPRoute
+	Policies       []*egv1a1.BackendTrafficPolicy
+	Backends       []*egv1a1.Backend
+	Services       []*corev1.Service
+	ConfigMaps     []*corev1.ConfigMap
 
 	// files maps Kind/namespace/name to the file it came from, so errors
 	// found after reading still name the file.
@@ -40,6 +39,8 @@ type Resources struct {
 	// invalid maps Kind/namespace/name to the problems Read found in it, so
 	// a bad policy is reported Invalid in its status.
 	invalid map[string][]string
+	// skipped counts, per kind, the documents of kinds btp does not read.
+	skipped []*skippedKind
 }
 
 // File returns the file a resource was read from ("-" for stdin).
@@ -51,53 +52,11 @@ func resourceID(kind, namespace, name string) string {
 	return kind + "/" + namespace + "/" + name
 }
 
-// kinds is what Read accepts, by apiVersion/kind. Anything else is an
-// error, never skipped.
-var kinds = map[string]struct {
-	new func() metav1.Object
-	add func(*Resources, metav1.Object)
-}{
-	gwapiv1.GroupVersion.String() + "/Gateway": {
-		func() metav1.Object { return &gwapiv1.Gateway{} },
-		func(r *Resources, o metav1.Object) { r.Gateways = append(r.Gateways, o.(*gwapiv1.Gateway)) },
-	},
-	gwapiv1.GroupVersion.String() + "/HTTPRoute": {
-		func() metav1.Object { return &gwapiv1.HTTPRoute{} },
-		func(r *Resources, o metav1.Object) { r.HTTPRoutes = append(r.HTTPRoutes, o.(*gwapiv1.HTTPRoute)) },
-	},
-	egv1a1.GroupVersion.String() + "/BackendTrafficPolicy": {
-		func() metav1.Object { return &egv1a1.BackendTrafficPolicy{} },
-		func(r *Resources, o metav1.Object) {
-			r.Policies = append(r.Policies, o.(*egv1a1.BackendTrafficPolicy))
-		},
-	},
-	egv1a1.GroupVersion.String() + "/Backend": {
-		func() metav1.Object { return &egv1a1.Backend{} },
-		func(r *Resources, o metav1.Object) { r.Backends = append(r.Backends, o.(*egv1a1.Backend)) },
-	},
-	"v1/Service": {
-		func() metav1.Object { return &corev1.Service{} },
-		func(r *Resources, o metav1.Object) { r.Services = append(r.Services, o.(*corev1.Service)) },
-	},
-	"v1/ConfigMap": {
-		func() metav1.Object { return &corev1.ConfigMap{} },
-		func(r *Resources, o metav1.Object) { r.ConfigMaps = append(r.ConfigMaps, o.(*corev1.ConfigMap)) },
-	},
-}
-
-func allowedKinds() string {
-	s := make([]string, 0, len(kinds))
-	for k := range kinds {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return strings.Join(s, ", ")
-}
-
 // Read decodes every YAML (or JSON) document in paths. A path is a file, a
 // directory (its *.yaml, *.yml and *.json files, recursively, in lexical
 // order) or "-" for stdin. Decoding is strict: unknown or duplicate fields,
-// wrong types, unknown kinds and duplicate resources are errors. Read returns
+// wrong types, unserved versions and duplicate resources are errors. Kinds
+// btp does not read are skipped and counted (see Skipped). Read returns
 // what it could decode together with every error (an ErrorList).
 func Read(paths []string, stdin io.Reader) (*Resources, error) {
 	r := &Resources{files: map[string]string{}, invalid: map[string][]string{}}
@@ -206,10 +165,13 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 		return
 	}
 	key := head.APIVersion + "/" + head.Kind
-	kind, ok := kinds[key]
-	if !ok {
-		*list = append(*list, &Error{File: file, Resource: where, Field: "apiVersion/kind",
-			Msg: fmt.Sprintf("unsupported %q: allowed %s", key, allowedKinds())})
+	kind, known, err := lookupKind(head.APIVersion, head.Kind)
+	if err != nil {
+		*list = append(*list, &Error{File: file, Resource: where, Field: "apiVersion/kind", Msg: err.Error()})
+		return
+	}
+	if !known {
+		r.skip(file, head.APIVersion, head.Kind)
 		return
 	}
 	before := len(*list)

@@ -69,10 +69,10 @@ func TestReadErrors(t *testing.T) {
 		in   string
 		want []string
 	}{
-		{"unknown kind", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
-			[]string{`-: document 1 (Secret "s"): apiVersion/kind: unsupported "v1/Secret": allowed gateway.envoyproxy.io/v1alpha1/Backend`}},
-		{"wrong apiVersion for kind", "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: HTTPRoute\nmetadata: {name: r}\n",
-			[]string{`unsupported "gateway.networking.k8s.io/v1beta1/HTTPRoute"`}},
+		{"version not served", "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: HTTPRoute\nmetadata: {name: r}\n",
+			[]string{`-: document 1 (HTTPRoute "r"): apiVersion/kind: apiVersion "gateway.networking.k8s.io/v1alpha2" is not served for HTTPRoute: allowed gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1`}},
+		{"kind not in the group", "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTraficPolicy\nmetadata: {name: p}\n",
+			[]string{`apiVersion/kind: unknown kind "BackendTraficPolicy" in group gateway.envoyproxy.io: allowed Backend, BackendTrafficPolicy, ClientTrafficPolicy,`}},
 		{"no kind", "apiVersion: v1\nmetadata: {name: s}\n", []string{"apiVersion and kind are required"}},
 		{"no name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", []string{"metadata.name: required"}},
 		{"yaml syntax", "apiVersion: v1\nkind: [\n", []string{"-: document 1:"}},

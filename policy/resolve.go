@@ -27,6 +27,8 @@ type resolver struct {
 	listeners map[types.NamespacedName]map[string]*Listener
 	// attachments of each route: where it attached, through which parentRef.
 	attachments map[types.NamespacedName][]*attachment
+	// foreign are the Gateways of classes btp does not handle.
+	foreign map[types.NamespacedName]bool
 }
 
 // attachment is one HTTPRoute attached to one listener.
@@ -50,6 +52,11 @@ func nn(o metav1.Object) types.NamespacedName {
 // the effective BackendTrafficPolicy per rule, and each policy's status.
 // The Model is returned even when there are errors (an ErrorList).
 func Resolve(r *Resources) (*Model, error) {
+	return Options{}.Resolve(r)
+}
+
+// Resolve is the package-level Resolve with these options.
+func (o Options) Resolve(r *Resources) (*Model, error) {
 	v := &resolver{
 		r:           r,
 		gateways:    map[types.NamespacedName]*gwapiv1.Gateway{},
@@ -60,8 +67,10 @@ func Resolve(r *Resources) (*Model, error) {
 		model:       &Model{},
 		listeners:   map[types.NamespacedName]map[string]*Listener{},
 		attachments: map[types.NamespacedName][]*attachment{},
+		foreign:     map[types.NamespacedName]bool{},
 	}
-	for _, g := range r.Gateways {
+	handled := v.handledGateways(o)
+	for _, g := range handled {
 		v.gateways[nn(g)] = g
 	}
 	for _, h := range r.HTTPRoutes {
@@ -76,7 +85,7 @@ func Resolve(r *Resources) (*Model, error) {
 	for _, c := range r.ConfigMaps {
 		v.configMaps[nn(c)] = c
 	}
-	for _, g := range sortedByAge(r.Gateways) {
+	for _, g := range sortedByAge(handled) {
 		v.gateway(g)
 	}
 	for _, b := range r.Backends {

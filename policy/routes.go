@@ -39,6 +39,9 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 			continue
 		}
 		gwNN := nnOf(h.Namespace, p.Namespace, string(p.Name))
+		if v.isForeign(gwNN) {
+			continue
+		}
 		g, ok := v.gateways[gwNN]
 		if !ok {
 			e.add(path+".name", "Gateway %q not found: allowed %s", gwNN.String(), keys(v.gateways))

@@ -26,20 +26,52 @@ import (
 // Kubernetes API server applies before Envoy Gateway ever sees a resource.
 // The CEL rules of those CRDs are checked in rules.go.
 var (
-	schemasOnce sync.Once
-	schemas     map[string]*spec.Schema
-	schemasErr  error
+	crdsOnce sync.Once
+	crds     *crdSet
+	crdsErr  error
 )
 
-func crdSchemas() (map[string]*spec.Schema, error) {
-	schemasOnce.Do(func() {
-		schemas, schemasErr = parseCRDs(envoygateway.GatewayCRDs)
-	})
-	return schemas, schemasErr
+// crdSet is what the pinned CRDs say: the schema of every version btp reads
+// and, for every kind they define, the versions served.
+type crdSet struct {
+	schemas map[string]*spec.Schema // by apiVersion/Kind, for the kinds in kindTable
+	served  map[string][]string     // by group/Kind, for every CRD
+	groups  map[string]bool         // API groups the CRDs define
 }
 
-func parseCRDs(data []byte) (map[string]*spec.Schema, error) {
-	out := map[string]*spec.Schema{}
+// kindsOf lists the kinds the CRDs define in group.
+func (c *crdSet) kindsOf(group string) []string {
+	var out []string
+	for gk := range c.served {
+		if g, k, _ := strings.Cut(gk, "/"); g == group {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func crdIndex() (*crdSet, error) {
+	crdsOnce.Do(func() {
+		crds, crdsErr = parseCRDs(envoygateway.GatewayCRDs)
+	})
+	return crds, crdsErr
+}
+
+func crdSchemas() (map[string]*spec.Schema, error) {
+	c, err := crdIndex()
+	if err != nil {
+		return nil, err
+	}
+	return c.schemas, nil
+}
+
+func parseCRDs(data []byte) (*crdSet, error) {
+	out := &crdSet{schemas: map[string]*spec.Schema{}, served: map[string][]string{}, groups: map[string]bool{}}
+	read := map[string]bool{}
+	for _, k := range kindTable {
+		read[groupKind(k.group, k.name)] = true
+	}
 	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
 		doc, err := docs.Read()
@@ -58,6 +90,7 @@ func parseCRDs(data []byte) (map[string]*spec.Schema, error) {
 				} `json:"names"`
 				Versions []struct {
 					Name   string `json:"name"`
+					Served bool   `json:"served"`
 					Schema struct {
 						OpenAPIV3Schema json.RawMessage `json:"openAPIV3Schema"`
 					} `json:"schema"`
@@ -70,16 +103,22 @@ func parseCRDs(data []byte) (map[string]*spec.Schema, error) {
 		if crd.Kind != "CustomResourceDefinition" {
 			continue
 		}
+		gk := groupKind(crd.Spec.Group, crd.Spec.Names.Kind)
+		out.groups[crd.Spec.Group] = true
 		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			out.served[gk] = append(out.served[gk], v.Name)
 			key := crd.Spec.Group + "/" + v.Name + "/" + crd.Spec.Names.Kind
-			if _, want := kinds[key]; !want || len(v.Schema.OpenAPIV3Schema) == 0 {
+			if !read[gk] || len(v.Schema.OpenAPIV3Schema) == 0 {
 				continue
 			}
 			s := &spec.Schema{}
 			if err := json.Unmarshal(v.Schema.OpenAPIV3Schema, s); err != nil {
 				return nil, fmt.Errorf("embedded CRD %s: %w", key, err)
 			}
-			out[key] = s
+			out.schemas[key] = s
 		}
 	}
 }

@@ -16,12 +16,12 @@ func init() {
 	register(&command{
 		name:    "explain",
 		summary: "show, per gateway/listener/route/rule, which BackendTrafficPolicy (or merge of policies) applies",
-		usage:   "-f FILE_OR_DIR [-f ...] [-spec]",
+		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [-spec]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			spec := fs.Bool("spec", false, "also print each rule's effective policy spec (after merging, ConfigMap bodies inlined)")
 			return func(s *stdio) error {
-				m, err := in.load(s.in)
+				m, err := in.load(s)
 				if err != nil {
 					return err
 				}

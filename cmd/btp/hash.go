@@ -94,7 +94,7 @@ func init() {
 }
 
 func (f *hashFlags) run(s *stdio) error {
-	if len(*f.in) == 0 {
+	if len(f.in.files) == 0 {
 		return errors.New("btp hash: no input: give -f FILE_OR_DIR (or -f - for stdin)")
 	}
 	ns, name, ok := strings.Cut(f.route, "/")
@@ -108,7 +108,7 @@ func (f *hashFlags) run(s *stdio) error {
 	if f.samples < 1 {
 		return fmt.Errorf("btp hash: --samples %d: allowed 1 or more", f.samples)
 	}
-	m, err := f.in.load(s.in)
+	m, err := f.in.load(s)
 	if err != nil {
 		return err
 	}

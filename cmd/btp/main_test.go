@@ -22,6 +22,17 @@ spec:
   retry: {}
 `
 
+const secrets = `
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: a}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: b}
+`
+
 func TestRun(t *testing.T) {
 	bad := validInput + "  loadBalancer: {type: Foo}\n  faultInjection: {}\n"
 	for _, tc := range []struct {
@@ -49,6 +60,12 @@ func TestRun(t *testing.T) {
 		{name: "status of invalid policy", args: []string{"status", "-f", "-"}, stdin: bad, code: 1,
 			out: "reason: Invalid", err: "spec.loadBalancer.type"},
 		{name: "explain", args: []string{"explain", "-f", "-"}, stdin: validInput, code: 0, out: "listener http port 80 hostname *"},
+		{name: "unread kinds warn", args: []string{"validate", "-f", "-"}, stdin: validInput + secrets, code: 0,
+			err: "warning: -: skipped 2 Secret resources (v1): btp does not read this kind\n"},
+		{name: "unread kinds under --strict", args: []string{"status", "-f", "-", "--strict"}, stdin: validInput + secrets, code: 1,
+			out: "reason: Accepted", err: "-: 2 Secret resources (v1): btp does not read this kind (--strict): allowed "},
+		{name: "--gateway-class skips the rest", args: []string{"explain", "-f", "-", "--gateway-class", "other"}, stdin: validInput, code: 0, out: "attached nowhere",
+			err: `warning: -: Gateway/default/gw: spec.gatewayClassName: "eg": skipped, as Envoy Gateway would ignore it: not a class btp was asked to handle (--gateway-class other); --gateway-class eg handles it`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

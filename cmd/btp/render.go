@@ -16,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "-f FILE_OR_DIR [-f ...] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR]",
+		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
@@ -26,13 +26,13 @@ func init() {
 			rls := fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT")
 			rlsConfig := fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global into `DIR`, one file per domain (the service reads one document per file)")
 			return func(s *stdio) error {
-				if len(*in) == 0 {
+				if len(in.files) == 0 {
 					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin)")
 				}
 				if *admin == 0 || *admin > 65535 {
 					return fmt.Errorf("btp render: --admin-port %d: allowed 1-65535", *admin)
 				}
-				m, err := in.load(s.in)
+				m, err := in.load(s)
 				if err != nil {
 					return err
 				}

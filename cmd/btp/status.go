@@ -14,11 +14,11 @@ func init() {
 	register(&command{
 		name:    "status",
 		summary: "print every BackendTrafficPolicy with the status.ancestors Envoy Gateway would report",
-		usage:   "-f FILE_OR_DIR [-f ...]",
+		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			return func(s *stdio) error {
-				m, err := in.load(s.in)
+				m, err := in.load(s)
 				if m == nil {
 					return err
 				}

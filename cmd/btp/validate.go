@@ -10,11 +10,11 @@ func init() {
 	register(&command{
 		name:    "validate",
 		summary: "check the input; print nothing and exit 0 when valid, else list every error and exit 1",
-		usage:   "-f FILE_OR_DIR [-f ...]",
+		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			return func(s *stdio) error {
-				m, err := in.load(s.in)
+				m, err := in.load(s)
 				if err != nil {
 					return err
 				}
