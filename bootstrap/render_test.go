@@ -24,7 +24,7 @@ func model(port int32, spec *egv1a1.BackendTrafficPolicySpec) *policy.Model {
 }
 
 func listener(name string, port int32, spec *egv1a1.BackendTrafficPolicySpec) *policy.Listener {
-	return &policy.Listener{Name: name, Port: port, Routes: []*policy.Route{{
+	return &policy.Listener{Name: name, Port: port, Protocol: "HTTP", Routes: []*policy.Route{{Kind: "HTTPRoute",
 		Name:      types.NamespacedName{Namespace: "ns", Name: "app"},
 		Hostnames: []string{"app.example.com"},
 		Rules: []*policy.Rule{{

@@ -14,13 +14,16 @@ import (
 
 // target is one resolved policy target.
 type target struct {
-	kind    string // Gateway or HTTPRoute
+	kind    string // Gateway or a route kind
 	name    types.NamespacedName
 	section *gwapiv1.SectionName
 }
 
 func (t target) scope() scope {
 	s := scope{name: t.name}
+	if t.kind != "Gateway" {
+		s.routeKind = t.kind
+	}
 	switch {
 	case t.kind == "Gateway" && t.section == nil:
 		s.kind = scopeGateway
@@ -102,10 +105,10 @@ func (v *resolver) policies() {
 				if t.scope().kind != phase {
 					continue
 				}
-				if t.kind == "HTTPRoute" {
-					a.forRoute(p, t)
-				} else {
+				if t.kind == "Gateway" {
 					a.forGateway(p, t)
+				} else {
+					a.forRoute(p, t)
 				}
 			}
 		}
@@ -157,13 +160,16 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 					objs = append(objs, g)
 				}
 			}
-		case "HTTPRoute":
-			for _, h := range a.v.r.HTTPRoutes {
-				objs = append(objs, h)
-			}
 		default:
-			e.add(path+".kind", "unsupported value %q: allowed Gateway, HTTPRoute", sel.Kind)
-			continue
+			if !isReadRouteKind(string(sel.Kind)) {
+				e.add(path+".kind", "unsupported value %q: allowed Gateway, %s", sel.Kind, strings.Join(readRouteKinds, ", "))
+				continue
+			}
+			for _, x := range xRoutes(a.v.r) {
+				if x.kind == string(sel.Kind) {
+					objs = append(objs, x.obj)
+				}
+			}
 		}
 		sort.SliceStable(objs, func(i, j int) bool {
 			ti, tj := objs[i].GetCreationTimestamp(), objs[j].GetCreationTimestamp()
@@ -203,20 +209,21 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 			if t.section != nil && !hasListener(g, string(*t.section)) {
 				e.add(path+".sectionName", "listener %q not found on Gateway %s: allowed %s", *t.section, t.name, listenerNames(g))
 			}
-		case "HTTPRoute":
-			h, ok := a.v.routes[t.name]
-			if !ok {
-				e.add(path+".name", "HTTPRoute %q not found: allowed %s", t.name.String(), keys(a.v.routes))
+		default:
+			if !isReadRouteKind(t.kind) {
+				if r.Group == gwapiv1.GroupName {
+					e.add(path+".kind", "unsupported value %q: allowed Gateway, %s (btp reads no other route kinds)", r.Kind, strings.Join(readRouteKinds, ", "))
+				}
 				continue
 			}
-			if t.section != nil && ruleIndex(h, string(*t.section)) < 0 {
-				e.add(path+".sectionName", "rule %q not found on HTTPRoute %s: allowed %s", *t.section, t.name, ruleNames(h))
+			x, ok := a.v.routes[routeKey{t.kind, t.name}]
+			if !ok {
+				e.add(path+".name", "%s %q not found: allowed %s", t.kind, t.name.String(), a.v.routeNames(t.kind))
+				continue
 			}
-		default:
-			if r.Group == gwapiv1.GroupName {
-				e.add(path+".kind", "unsupported value %q: allowed Gateway, HTTPRoute (btp reads no other route kinds)", r.Kind)
+			if t.section != nil && x.ruleIndex(string(*t.section)) < 0 {
+				e.add(path+".sectionName", "rule %q not found on %s %s: allowed %s", *t.section, t.kind, t.name, x.ruleList())
 			}
-			continue
 		}
 		if !seen[t] || t.section != nil {
 			seen[t] = true
@@ -226,38 +233,27 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 	return out
 }
 
-func ruleIndex(h *gwapiv1.HTTPRoute, name string) int {
-	for i, r := range h.Spec.Rules {
-		if r.Name != nil && string(*r.Name) == name {
-			return i
+// routeNames lists the routes of one kind for "allowed ..." messages.
+func (v *resolver) routeNames(kind string) string {
+	m := map[types.NamespacedName]bool{}
+	for k := range v.routes {
+		if k.kind == kind {
+			m[k.NamespacedName] = true
 		}
 	}
-	return -1
+	return keys(m)
 }
 
-func ruleNames(h *gwapiv1.HTTPRoute) string {
-	var n []string
-	for _, r := range h.Spec.Rules {
-		if r.Name != nil {
-			n = append(n, string(*r.Name))
-		}
-	}
-	if len(n) == 0 {
-		return "none (the route's rules have no name)"
-	}
-	return strings.Join(n, ", ")
-}
-
-// forRoute attaches p to an HTTPRoute or one of its rules.
+// forRoute attaches p to a route or one of its rules.
 func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
-	h := a.v.routes[t.name]
-	routeScope := scope{kind: scopeRoute, name: t.name}
+	x := a.v.routes[routeKey{t.kind, t.name}]
+	routeScope := scope{kind: scopeRoute, name: t.name, routeKind: t.kind}
 	var ancestors []gwapiv1.ParentReference
-	for _, pr := range h.Spec.ParentRefs {
+	for _, pr := range x.parents {
 		if pr.Kind != nil && *pr.Kind != "Gateway" {
 			continue
 		}
-		gw := nnOf(h.Namespace, pr.Namespace, string(pr.Name))
+		gw := nnOf(x.obj.GetNamespace(), pr.Namespace, string(pr.Name))
 		if a.v.isForeign(gw) {
 			continue
 		}
@@ -272,10 +268,10 @@ func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
 	var reason gwapiv1.PolicyConditionReason
 	var msg string
 	switch {
-	case t.section != nil && ruleIndex(h, string(*t.section)) < 0:
-		reason, msg = gwapiv1.PolicyReasonTargetNotFound, fmt.Sprintf("No section name %s found for HTTPRoute %s", *t.section, t.name)
+	case t.section != nil && x.ruleIndex(string(*t.section)) < 0:
+		reason, msg = gwapiv1.PolicyReasonTargetNotFound, fmt.Sprintf("No section name %s found for %s %s", *t.section, t.kind, t.name)
 	case a.claimed[sc] != nil && t.section == nil:
-		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target HTTPRoute %s, another BackendTrafficPolicy has already attached to it", t.name.Name)
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target %s %s, another BackendTrafficPolicy has already attached to it", t.kind, t.name.Name)
 	case a.claimed[sc] != nil:
 		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target RouteRule %s/%s, another BackendTrafficPolicy has already attached to it", t.name.Name, *t.section)
 	}
@@ -300,7 +296,7 @@ func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
 	if t.section == nil {
 		var rules []string
 		for c := range a.claimed {
-			if c.kind == scopeRule && c.name == t.name {
+			if c.kind == scopeRule && c.name == t.name && c.routeKind == t.kind {
 				rules = append(rules, c.section)
 			}
 		}
@@ -318,7 +314,7 @@ func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
 // listener the route is attached to (the listener's own policy, else the
 // gateway's). Without a parent policy p applies alone there.
 func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc, routeScope scope) {
-	for _, at := range a.v.attachments[t.name] {
+	for _, at := range a.v.attachments[routeKey{t.kind, t.name}] {
 		section := gwapiv1.SectionName(at.listener.Name)
 		ref := ancestorRef(at.gateway, &section)
 		parentScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
@@ -432,16 +428,16 @@ func (a *attacher) forGateway(p *egv1a1.BackendTrafficPolicy, t target) {
 // route's, else the listener's, else the gateway's (merged where the route
 // policy asked for it).
 func (a *attacher) effective() {
-	for routeNN, ats := range a.v.attachments {
+	for rk, ats := range a.v.attachments {
 		for _, at := range ats {
 			gwScope := scope{kind: scopeGateway, name: at.gateway}
 			lScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
 			for _, rule := range at.route.Rules {
 				var chain []scope
 				if rule.Name != nil {
-					chain = append(chain, scope{kind: scopeRule, name: routeNN, section: *rule.Name})
+					chain = append(chain, scope{kind: scopeRule, name: rk.NamespacedName, section: *rule.Name, routeKind: rk.kind})
 				}
-				chain = append(chain, scope{kind: scopeRoute, name: routeNN}, lScope, gwScope)
+				chain = append(chain, scope{kind: scopeRoute, name: rk.NamespacedName, routeKind: rk.kind}, lScope, gwScope)
 				for _, sc := range chain {
 					p := a.claimed[sc]
 					if p == nil {

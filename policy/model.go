@@ -27,18 +27,21 @@ type Gateway struct {
 	Listeners []*Listener
 }
 
-// Listener is one Gateway listener (protocol HTTP) and what attaches to it.
+// Listener is one Gateway listener and what attaches to it.
 type Listener struct {
 	Name     string
 	Port     int32
 	Hostname *string // listener hostname, nil for any
+	// Protocol is HTTP, HTTPS, TLS, TCP or UDP.
+	Protocol gwapiv1.ProtocolType
 	// Routes in a stable order (creationTimestamp, then namespace/name), as
 	// Envoy Gateway orders them.
 	Routes []*Route
 }
 
-// Route is one HTTPRoute as attached to one listener.
+// Route is one route (HTTPRoute, TCPRoute, ...) as attached to one listener.
 type Route struct {
+	Kind string // HTTPRoute, GRPCRoute, TCPRoute, UDPRoute or TLSRoute
 	Name types.NamespacedName
 	// Hostnames are the route's hostnames intersected with the listener's;
 	// empty means "*".

@@ -17,7 +17,7 @@ type resolver struct {
 	r          *Resources
 	list       ErrorList
 	gateways   map[types.NamespacedName]*gwapiv1.Gateway
-	routes     map[types.NamespacedName]*gwapiv1.HTTPRoute
+	routes     map[routeKey]*xRoute
 	services   map[types.NamespacedName]*corev1.Service
 	backends   map[types.NamespacedName]*egv1a1.Backend
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
@@ -26,12 +26,12 @@ type resolver struct {
 	// listeners by gateway and listener name.
 	listeners map[types.NamespacedName]map[string]*Listener
 	// attachments of each route: where it attached, through which parentRef.
-	attachments map[types.NamespacedName][]*attachment
+	attachments map[routeKey][]*attachment
 	// foreign are the Gateways of classes btp does not handle.
 	foreign map[types.NamespacedName]bool
 }
 
-// attachment is one HTTPRoute attached to one listener.
+// attachment is one route attached to one listener.
 type attachment struct {
 	gateway   types.NamespacedName
 	listener  *Listener
@@ -60,21 +60,21 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 	v := &resolver{
 		r:           r,
 		gateways:    map[types.NamespacedName]*gwapiv1.Gateway{},
-		routes:      map[types.NamespacedName]*gwapiv1.HTTPRoute{},
+		routes:      map[routeKey]*xRoute{},
 		services:    map[types.NamespacedName]*corev1.Service{},
 		backends:    map[types.NamespacedName]*egv1a1.Backend{},
 		configMaps:  map[types.NamespacedName]*corev1.ConfigMap{},
 		model:       &Model{},
 		listeners:   map[types.NamespacedName]map[string]*Listener{},
-		attachments: map[types.NamespacedName][]*attachment{},
+		attachments: map[routeKey][]*attachment{},
 		foreign:     map[types.NamespacedName]bool{},
 	}
 	handled := v.handledGateways(o)
 	for _, g := range handled {
 		v.gateways[nn(g)] = g
 	}
-	for _, h := range r.HTTPRoutes {
-		v.routes[nn(h)] = h
+	for _, x := range xRoutes(r) {
+		v.routes[x.key()] = x
 	}
 	for _, s := range r.Services {
 		v.services[nn(s)] = s
@@ -143,7 +143,7 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 				}
 			}
 		}
-		ml := &Listener{Name: string(l.Name), Port: int32(l.Port)}
+		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol}
 		if l.Hostname != nil {
 			h := string(*l.Hostname)
 			ml.Hostname = &h

@@ -64,7 +64,7 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 				refused = fmt.Sprintf("listener %q does not allow routes from namespace %q (allowedRoutes)", l.Name, h.Namespace)
 				continue
 			}
-			if v.attachedTo(nn(h), l) {
+			if v.attachedTo(routeKey{"HTTPRoute", nn(h)}, l) {
 				attached++ // an earlier parentRef already attached it here
 				continue
 			}
@@ -73,12 +73,11 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 				refused = fmt.Sprintf("no route hostname matches listener %q hostname %q", l.Name, *l.Hostname)
 				continue
 			}
-			mr := &Route{Name: nn(h), Hostnames: hosts}
+			mr := &Route{Kind: "HTTPRoute", Name: nn(h), Hostnames: hosts}
 			for i := range h.Spec.Rules {
 				mr.Rules = append(mr.Rules, &Rule{Index: i, Name: (*string)(h.Spec.Rules[i].Name), Spec: &h.Spec.Rules[i], Backends: backends[i]})
 			}
-			l.Routes = append(l.Routes, mr)
-			v.attachments[nn(h)] = append(v.attachments[nn(h)], &attachment{gateway: gwNN, listener: l, parentRef: p, route: mr})
+			v.attach(gwNN, l, p, mr)
 			attached++
 		}
 		if attached == 0 {
@@ -87,7 +86,15 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 	}
 }
 
-func (v *resolver) attachedTo(route types.NamespacedName, l *Listener) bool {
+// attach records that route attached to listener l of gateway gw through
+// parentRef p.
+func (v *resolver) attach(gw types.NamespacedName, l *Listener, p *gwapiv1.ParentReference, route *Route) {
+	k := routeKey{route.Kind, route.Name}
+	l.Routes = append(l.Routes, route)
+	v.attachments[k] = append(v.attachments[k], &attachment{gateway: gw, listener: l, parentRef: p, route: route})
+}
+
+func (v *resolver) attachedTo(route routeKey, l *Listener) bool {
 	for _, at := range v.attachments[route] {
 		if at.listener == l {
 			return true

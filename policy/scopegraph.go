@@ -20,11 +20,12 @@ const (
 )
 
 // scope is one place a policy can attach: a Gateway, one of its listeners,
-// an HTTPRoute, or one of its named rules.
+// a route, or one of its named rules.
 type scope struct {
-	kind    scopeKind
-	name    types.NamespacedName
-	section string
+	kind      scopeKind
+	name      types.NamespacedName
+	section   string
+	routeKind string // route and rule scopes: HTTPRoute, TCPRoute, ...
 }
 
 func (s scope) parent() scope {
@@ -32,7 +33,7 @@ func (s scope) parent() scope {
 	case scopeListener:
 		return scope{kind: scopeGateway, name: s.name}
 	case scopeRule:
-		return scope{kind: scopeRoute, name: s.name}
+		return scope{kind: scopeRoute, name: s.name, routeKind: s.routeKind}
 	}
 	return s
 }

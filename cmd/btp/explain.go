@@ -48,7 +48,7 @@ func writeExplain(w io.Writer, m *policy.Model, withSpec bool) error {
 				if len(r.Hostnames) > 0 {
 					hosts = strings.Join(r.Hostnames, ", ")
 				}
-				fmt.Fprintf(w, "    HTTPRoute %s hostnames %s\n", r.Name, hosts)
+				fmt.Fprintf(w, "    %s %s hostnames %s\n", r.Kind, r.Name, hosts)
 				for _, rule := range r.Rules {
 					name := ""
 					if rule.Name != nil {

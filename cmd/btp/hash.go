@@ -172,7 +172,7 @@ func findRule(m *policy.Model, ns, name, want string) (*policy.Rule, error) {
 	for _, g := range m.Gateways {
 		for _, l := range g.Listeners {
 			for _, r := range l.Routes {
-				if r.Name.Namespace == ns && r.Name.Name == name {
+				if r.Kind == "HTTPRoute" && r.Name.Namespace == ns && r.Name.Name == name {
 					found = r
 				}
 			}
