@@ -61,20 +61,23 @@ type attacher struct {
 	// merges[routeOrRuleScope][listener] is the merged spec for that listener.
 	merges map[scope]map[*Listener]*applied
 	// invalidWhy holds, per policy id, why it is Invalid: what Read found
-	// plus what attaching finds (a copy, so Resolve leaves Resources alone).
-	invalidWhy map[string][]string
+	// (a copy, so Resolve leaves Resources alone); translationWhy what
+	// Envoy Gateway's translator finds, in its words. The status gives the
+	// translator's words when it has any: Envoy Gateway reports those.
+	invalidWhy, translationWhy map[string][]string
 }
 
 func (v *resolver) policies() {
 	a := &attacher{
-		v:          v,
-		targets:    map[*egv1a1.BackendTrafficPolicy][]target{},
-		claimed:    map[scope]*egv1a1.BackendTrafficPolicy{},
-		parentMap:  map[scope]*egv1a1.BackendTrafficPolicy{},
-		overrides:  newScopeGraph(),
-		merged:     newScopeGraph(),
-		merges:     map[scope]map[*Listener]*applied{},
-		invalidWhy: map[string][]string{},
+		v:              v,
+		targets:        map[*egv1a1.BackendTrafficPolicy][]target{},
+		claimed:        map[scope]*egv1a1.BackendTrafficPolicy{},
+		parentMap:      map[scope]*egv1a1.BackendTrafficPolicy{},
+		overrides:      newScopeGraph(),
+		merged:         newScopeGraph(),
+		merges:         map[scope]map[*Listener]*applied{},
+		invalidWhy:     map[string][]string{},
+		translationWhy: map[string][]string{},
 	}
 	for id, why := range v.r.invalid {
 		a.invalidWhy[id] = append([]string(nil), why...)
@@ -86,7 +89,9 @@ func (v *resolver) policies() {
 		a.targets[p] = a.resolveTargets(p)
 		a.checkConfigMaps(p)
 		for _, is := range checkTranslation(&p.Spec) {
-			a.errs(p).add(is.field, "%s", is.msg)
+			if !a.readFound(p, is.field) { // the CRD's words already say it
+				a.errs(p).add(is.field, "%s", is.msg)
+			}
 			a.markInvalid(p, is.statusMessage())
 		}
 	}
@@ -126,12 +131,26 @@ func (a *attacher) errs(p *egv1a1.BackendTrafficPolicy) errs {
 
 // invalid returns why p is invalid ("" when it is valid).
 func (a *attacher) invalid(p *egv1a1.BackendTrafficPolicy) string {
-	return strings.Join(a.invalidWhy[resourceID("BackendTrafficPolicy", p.Namespace, p.Name)], "; ")
+	id := resourceID("BackendTrafficPolicy", p.Namespace, p.Name)
+	if why := a.translationWhy[id]; len(why) > 0 {
+		return strings.Join(why, "; ")
+	}
+	return strings.Join(a.invalidWhy[id], "; ")
+}
+
+// readFound reports whether Read already found a problem in field of p.
+func (a *attacher) readFound(p *egv1a1.BackendTrafficPolicy, field string) bool {
+	for _, why := range a.v.r.invalid[resourceID("BackendTrafficPolicy", p.Namespace, p.Name)] {
+		if strings.HasPrefix(why, field+": ") {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *attacher) markInvalid(p *egv1a1.BackendTrafficPolicy, msg string) {
 	id := resourceID("BackendTrafficPolicy", p.Namespace, p.Name)
-	a.invalidWhy[id] = append(a.invalidWhy[id], msg)
+	a.translationWhy[id] = append(a.translationWhy[id], msg)
 }
 
 // resolveTargets lists p's targets as Envoy Gateway does: selector matches

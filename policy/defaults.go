@@ -10,12 +10,27 @@ import (
 // applyDefaults fills obj (decoded JSON) with the schema's default values,
 // as the Kubernetes API server does before validating and storing a custom
 // resource, so Envoy Gateway (and we) always see e.g. retry.numRetries: 2.
+// Like the API server, it first drops a null given for a field that is not
+// nullable (`gzip: null` is no gzip field at all), so the default, if any,
+// takes its place.
 func applyDefaults(s *spec.Schema, obj any) {
 	if s == nil {
 		return
 	}
 	switch v := obj.(type) {
 	case map[string]any:
+		for name, child := range v {
+			if child != nil {
+				continue
+			}
+			prop, known := s.Properties[name]
+			if !known && s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+				prop, known = *s.AdditionalProperties.Schema, true
+			}
+			if known && !prop.Nullable {
+				delete(v, name)
+			}
+		}
 		for name, prop := range s.Properties {
 			if _, set := v[name]; !set && prop.Default != nil {
 				v[name] = deepCopyJSON(prop.Default)

@@ -190,6 +190,21 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 }
 
+// The API server drops a null given for a field that is not nullable
+// before defaulting and validating (Envoy Gateway's
+// backendtrafficpolicy-compressor-basic.disable writes "gzip: null").
+func TestNullsPruned(t *testing.T) {
+	m, errs := load(t, gatewayYAML+btpHead+"  compressor: [{type: Gzip, gzip: null}]\n  retry: {numRetries: null}\n")
+	wantErrors(t, errs)
+	p := m.Policies[0]
+	if p.Spec.Compressor[0].Gzip != nil {
+		t.Errorf("compressor[0].gzip = %v, want absent", p.Spec.Compressor[0].Gzip)
+	}
+	if p.Spec.Retry.NumRetries == nil || *p.Spec.Retry.NumRetries != 2 {
+		t.Errorf("retry.numRetries = %v, want the CRD default 2 in place of null", p.Spec.Retry.NumRetries)
+	}
+}
+
 func TestHTTPRouteRules(t *testing.T) {
 	route := gatewayYAML + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  parentRefs: [{name: gw}]\n"
 	for _, tc := range []struct {

@@ -36,18 +36,45 @@ func (is translationIssue) statusMessage() string {
 const maxTableSize = 5000011
 
 // checkTranslation runs the checks of Envoy Gateway's BackendTrafficPolicy
-// translator that its CRD does not express.
+// translator that its CRD does not express, feature by feature in the order
+// its buildTrafficFeatures takes them (so a status listing several problems
+// lists them in Envoy Gateway's order). Some repeat a CRD check (a negative
+// circuit breaker limit, a malformed duration): Envoy Gateway's test inputs
+// skip the API server, and the status then carries the translator's words.
 func checkTranslation(s *egv1a1.BackendTrafficPolicySpec) []translationIssue {
 	var out []translationIssue
 	add := func(field, feature, format string, args ...any) {
 		out = append(out, translationIssue{field: field, feature: feature, msg: fmt.Sprintf(format, args...)})
 	}
+	checkRateLimit(s, add)
 	if lb := s.LoadBalancer; lb != nil && lb.ConsistentHash != nil && lb.ConsistentHash.TableSize != nil {
 		if n := *lb.ConsistentHash.TableSize; n > maxTableSize || !big.NewInt(int64(n)).ProbablyPrime(0) {
 			out = append(out, translationIssue{field: "spec.loadBalancer.consistentHash.tableSize", feature: "LoadBalancer",
 				msg:    fmt.Sprintf("invalid TableSize value %d: allowed a prime number up to %d", n, maxTableSize),
 				status: fmt.Sprintf("ConsistentHash: invalid TableSize value %d", n)})
 		}
+	}
+	if cb := s.CircuitBreaker; cb != nil {
+		// Envoy Gateway stops at the first limit that is no uint32.
+		for _, l := range []struct {
+			field, name string
+			v           *int64
+		}{
+			{"maxConnections", "MaxConnections", cb.MaxConnections},
+			{"maxParallelRequests", "MaxParallelRequests", cb.MaxParallelRequests},
+			{"maxPendingRequests", "MaxPendingRequests", cb.MaxPendingRequests},
+			{"maxParallelRetries", "MaxParallelRetries", cb.MaxParallelRetries},
+			{"maxRequestsPerConnection", "MaxRequestsPerConnection", cb.MaxRequestsPerConnection},
+		} {
+			if l.v != nil && (*l.v < 0 || *l.v > math.MaxUint32) {
+				add("spec.circuitBreaker."+l.field, "CircuitBreaker", "invalid %s value %d", l.name, *l.v)
+				break
+			}
+		}
+	}
+	if ka := s.TCPKeepalive; ka != nil {
+		badDuration("spec.tcpKeepalive.idleTime", "TCPKeepalive", "IdleTime", ka.IdleTime, add)
+		badDuration("spec.tcpKeepalive.interval", "TCPKeepalive", "Interval", ka.Interval, add)
 	}
 	if r := s.Retry; r != nil && r.PerRetry != nil && r.PerRetry.BackOff != nil {
 		bo := r.PerRetry.BackOff
@@ -63,23 +90,25 @@ func checkTranslation(s *egv1a1.BackendTrafficPolicySpec) []translationIssue {
 			add(at+"maxInterval", "Retry", "maxInterval cannot be less than baseInterval")
 		}
 	}
-	if rl := s.RateLimit; rl != nil {
-		if rl.Type != nil && *rl.Type == egv1a1.LocalRateLimitType && rl.Local == nil {
-			add("spec.rateLimit.local", "RateLimit", "local configuration empty for rateLimit")
+	if to := s.Timeout; to != nil {
+		if to.TCP != nil {
+			badDuration("spec.timeout.tcp.connectTimeout", "Timeout", "ConnectTimeout", to.TCP.ConnectTimeout, add)
 		}
-		if rl.Type != nil && *rl.Type == egv1a1.GlobalRateLimitType && rl.Global == nil {
-			add("spec.rateLimit.global", "RateLimit", "global configuration empty for rateLimit")
+		if h := to.HTTP; h != nil {
+			badDuration("spec.timeout.http.connectionIdleTimeout", "Timeout", "ConnectionIdleTimeout", h.ConnectionIdleTimeout, add)
+			badDuration("spec.timeout.http.maxConnectionDuration", "Timeout", "MaxConnectionDuration", h.MaxConnectionDuration, add)
+			badDuration("spec.timeout.http.requestTimeout", "Timeout", "RequestTimeout", h.RequestTimeout, add)
+			badDuration("spec.timeout.http.maxStreamDuration", "Timeout", "MaxStreamDuration", h.MaxStreamDuration, add)
+			badDuration("spec.timeout.http.streamIdleTimeout", "Timeout", "StreamIdleTimeout", h.StreamIdleTimeout, add)
 		}
-		if rl.Local != nil {
-			checkLocalRules(rl.Local.Rules, add)
-			for i := range rl.Local.Rules {
-				checkSelectors(fmt.Sprintf("spec.rateLimit.local.rules[%d]", i), &rl.Local.Rules[i], add)
-			}
-		}
-		if rl.Global != nil {
-			for i := range rl.Global.Rules {
-				checkSelectors(fmt.Sprintf("spec.rateLimit.global.rules[%d]", i), &rl.Global.Rules[i], add)
-			}
+	}
+	if c := s.Connection; c != nil && c.BufferLimit != nil {
+		n, ok := c.BufferLimit.AsInt64()
+		switch {
+		case !ok:
+			add("spec.connection.bufferLimit", "BackendConnection", "invalid BufferLimit value %s", c.BufferLimit.String())
+		case n < 0 || n > math.MaxUint32:
+			add("spec.connection.bufferLimit", "BackendConnection", "BufferLimit value %s is out of range", c.BufferLimit.String())
 		}
 	}
 	if rb := s.RequestBuffer; rb != nil {
@@ -87,12 +116,41 @@ func checkTranslation(s *egv1a1.BackendTrafficPolicySpec) []translationIssue {
 			add("spec.requestBuffer.limit", "RequestBuffer", "limit value %s is out of range, must be between 0 and %d", rb.Limit.String(), uint32(math.MaxUint32))
 		}
 	}
-	if c := s.Connection; c != nil && c.BufferLimit != nil {
-		if n, ok := c.BufferLimit.AsInt64(); !ok || n < 0 || n > math.MaxUint32 {
-			add("spec.connection.bufferLimit", "BackendConnection", "BufferLimit value %s is out of range", c.BufferLimit.String())
+	return out
+}
+
+// badDuration is the translator's check of one duration field.
+func badDuration(field, feature, name string, d *gwapiv1.Duration, add func(field, feature, format string, args ...any)) {
+	if d == nil {
+		return
+	}
+	if _, err := time.ParseDuration(string(*d)); err != nil {
+		add(field, feature, "invalid %s value %s", name, *d)
+	}
+}
+
+func checkRateLimit(s *egv1a1.BackendTrafficPolicySpec, add func(field, feature, format string, args ...any)) {
+	rl := s.RateLimit
+	if rl == nil {
+		return
+	}
+	if rl.Type != nil && *rl.Type == egv1a1.LocalRateLimitType && rl.Local == nil {
+		add("spec.rateLimit.local", "RateLimit", "local configuration empty for rateLimit")
+	}
+	if rl.Type != nil && *rl.Type == egv1a1.GlobalRateLimitType && rl.Global == nil {
+		add("spec.rateLimit.global", "RateLimit", "global configuration empty for rateLimit")
+	}
+	if rl.Local != nil {
+		checkLocalRules(rl.Local.Rules, add)
+		for i := range rl.Local.Rules {
+			checkSelectors(fmt.Sprintf("spec.rateLimit.local.rules[%d]", i), &rl.Local.Rules[i], add)
 		}
 	}
-	return out
+	if rl.Global != nil {
+		for i := range rl.Global.Rules {
+			checkSelectors(fmt.Sprintf("spec.rateLimit.global.rules[%d]", i), &rl.Global.Rules[i], add)
+		}
+	}
 }
 
 // checkLocalRules: Envoy's local rate limit takes the one rule without

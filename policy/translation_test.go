@@ -35,10 +35,22 @@ func TestTranslationChecks(t *testing.T) {
 			"queryParams[0].value: unable to translate rateLimit.Value is not applicable for distinct query parameter match type", "distinct query parameter"},
 		{"request buffer too large", "  requestBuffer: {limit: 5Gi}\n",
 			"spec.requestBuffer.limit: limit value 5Gi is out of range, must be between 0 and 4294967295", "RequestBuffer: limit value 5Gi is out of range"},
+		// Limits and durations the CRD refuses too: the error keeps the
+		// CRD's words, the status takes the translator's (Envoy Gateway's
+		// backendtrafficpolicy-with-circuitbreakers-error and -timeout-error).
+		{"negative circuit breaker limit", "  circuitBreaker: {maxPendingRequests: -1, maxParallelRetries: -2}\n",
+			"spec.circuitBreaker.maxPendingRequests: invalid value -1: should be greater than or equal to 0",
+			"CircuitBreaker: invalid MaxPendingRequests value -1."},
+		{"malformed duration", "  timeout: {http: {streamIdleTimeout: 3kib}}\n",
+			"spec.timeout.http.streamIdleTimeout: invalid value \"3kib\"", "Timeout: invalid StreamIdleTimeout value 3kib."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, errs := load(t, gatewayYAML+btpHead+tc.spec)
-			wantErrors(t, errs, tc.field)
+			if strings.Contains(tc.spec, "maxParallelRetries: -2") {
+				wantErrors(t, errs, tc.field, "spec.circuitBreaker.maxParallelRetries: invalid value -2")
+			} else {
+				wantErrors(t, errs, tc.field)
+			}
 			c := m.Policies[0].Status.Ancestors[0].Conditions[0]
 			if c.Reason != "Invalid" || !strings.Contains(c.Message, tc.status) {
 				t.Errorf("condition %+v, want Invalid containing %q", c, tc.status)
