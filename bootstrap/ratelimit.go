@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -31,12 +33,15 @@ const (
 	rateLimitClusterName = "ratelimit_cluster"
 )
 
-// rateLimitRoute renders spec.rateLimit.global the way Envoy Gateway does:
-// per route, the rate_limits actions that build each rule's descriptors,
-// sent to the rate limit service by Envoy's ratelimit filter. Shared rules
-// use their own domain (and filter) so every route shares one counter. The
-// same walk adds each rule's descriptor chain and limit to the rate limit
-// service's config (ratelimit_service.go), so the two cannot drift apart.
+// rateLimitRoute renders spec.rateLimit.global the way Envoy Gateway v1.9.1
+// does (internal/xds/translator/ratelimit.go): per route, the rate_limits
+// actions that build each rule's descriptors, sent to the rate limit service
+// by Envoy's ratelimit filter. A rule's first descriptor is the xDS route's
+// name (so every route, hostname and match has its own counters), or for a
+// shared rule the rule's name NS/POLICY/rule/I in the policy's own domain
+// NS/POLICY (and filter), so every route shares one counter. The same walk
+// adds each descriptor chain and limit to the rate limit service's config
+// (ratelimit_service.go), so the two cannot drift apart.
 // rateLimit.local is enforced by the btp filter (perroute.go).
 func rateLimitRoute(c *ruleCtx) {
 	rl := c.spec.RateLimit
@@ -69,59 +74,43 @@ func rateLimitRoute(c *ruleCtx) {
 		c.fail(f+".global.rules", nil, "needs at least one rule")
 		return
 	}
-	policyName := "unknown/unknown"
-	if len(c.rule.PolicySources) > 0 {
-		policyName = c.rule.PolicySources[0].Namespace + "/" + c.rule.PolicySources[0].Name
-	}
-	routeDescriptor := fmt.Sprintf("httproute/%s/%s/rule/%d", c.rt.Name.Namespace, c.rt.Name.Name, c.rule.Index)
-	byDomain := map[string][]*routev3.RateLimit{}
-	shared, local := 0, 0
+	rules := make([]*globalRule, 0, len(g.Rules))
+	shared, unshared := 0, 0
 	for ri := range g.Rules {
 		rule := &g.Rules[ri]
-		rf := fmt.Sprintf("%s.global.rules[%d]", f, ri)
-		isShared := rule.Shared != nil && *rule.Shared
-		domain, key, idx := c.port.name, routeDescriptor, local
-		if isShared {
-			domain = strings.Replace(policyName, "/", "-", 1)
-			key = fmt.Sprintf("%s/rule/%d", policyName, ri)
+		gr := &globalRule{field: fmt.Sprintf("%s.global.rules[%d]", f, ri), shadow: rule.ShadowMode != nil && *rule.ShadowMode}
+		// Rule indexes in descriptor keys count each domain's rules apart.
+		idx := unshared
+		if rule.Shared != nil && *rule.Shared {
+			gr.key = globalRuleName(c, ri)
+			gr.domain = gr.key[:strings.LastIndex(gr.key, "/rule/")]
 			idx = shared
 			shared++
 		} else {
-			local++
+			unshared++
 		}
-		limit := serviceLimit(c, rf+".limit", rule.Limit)
-		var methods []*egv1a1.MethodMatch
-		for si := range rule.ClientSelectors {
-			for mi := range rule.ClientSelectors[si].Methods {
-				methods = append(methods, &rule.ClientSelectors[si].Methods[mi])
-			}
-		}
-		if len(methods) == 0 {
+		gr.limit = serviceLimit(c, gr.field+".limit", rule.Limit)
+		headers, rest, methods := ruleSteps(c, gr.field, idx, rule)
+		gr.steps = headers
+		if len(methods) > 0 {
+			// Every method sends the same key and value, so the methods
+			// share the rule's counter and one service descriptor chain.
+			m := methodKey(idx)
+			gr.steps = append(gr.steps, rlStep{nil, m, m})
+		} else {
 			methods = []*egv1a1.MethodMatch{nil}
 		}
-		var selSteps []rlStep
-		matched := false
-		for si := range rule.ClientSelectors {
-			sel := &rule.ClientSelectors[si]
-			sf := fmt.Sprintf("%s.clientSelectors[%d]", rf, si)
-			selSteps = append(selSteps, selectorSteps(c, sf, idx, sel)...)
-			matched = matched || len(sel.Headers) > 0 || len(sel.Methods) > 0 || sel.Path != nil ||
-				sel.SourceCIDR != nil || len(sel.QueryParams) > 0
-		}
-		var steps []rlStep
+		gr.steps = append(gr.steps, rest...)
 		for _, method := range methods {
-			steps = append(append(steps[:0], rlStep{genericKey(key, key), key, key}), selSteps...)
+			actions := make([]*routev3.RateLimit_Action, 0, len(gr.steps))
+			for _, s := range headers {
+				actions = append(actions, s.action)
+			}
 			if method != nil {
-				d := fmt.Sprintf("rule-%d-method", idx)
-				steps = append(steps, rlStep{headerValueMatch(d, ":method", exact(string(method.Value)), method.Invert), d, d})
+				actions = append(actions, headerValueMatch(methodKey(idx), ":method", exact(string(method.Value)), method.Invert))
 			}
-			if !matched {
-				d := fmt.Sprintf("rule-%d-match--1", idx)
-				steps = append(steps, rlStep{genericKey(d, d), d, d})
-			}
-			actions := make([]*routev3.RateLimit_Action, len(steps))
-			for i := range steps {
-				actions[i] = steps[i].action
+			for _, s := range rest {
+				actions = append(actions, s.action)
 			}
 			r := &routev3.RateLimit{Actions: actions}
 			if o := rule.XRateLimitHeaders; o != nil {
@@ -131,7 +120,7 @@ func rateLimitRoute(c *ruleCtx) {
 				case egv1a1.XRateLimitHeadersOptionDraftVersion03:
 					r.XRatelimitOption = routev3.RateLimit_DRAFT_VERSION_03
 				default:
-					c.fail(rf+".xRateLimitHeaders", string(*o), "allowed Off, DraftVersion03")
+					c.fail(gr.field+".xRateLimitHeaders", string(*o), "allowed Off, DraftVersion03")
 				}
 			}
 			if md := rule.Limit.FromMetadata; md != nil {
@@ -143,38 +132,100 @@ func rateLimitRoute(c *ruleCtx) {
 				}}
 			}
 			if rule.Cost != nil && rule.Cost.Request != nil {
-				r.HitsAddend = hitsAddend(c, rf+".cost.request", rule.Cost.Request)
+				r.HitsAddend = hitsAddend(c, gr.field+".cost.request", rule.Cost.Request)
 			}
-			byDomain[domain] = append(byDomain[domain], r)
+			gr.limits = append(gr.limits, r)
 			if rule.Cost != nil && rule.Cost.Response != nil {
 				done := &routev3.RateLimit{Actions: actions, ApplyOnStreamDone: true, XRatelimitOption: r.XRatelimitOption, Limit: r.Limit}
-				done.HitsAddend = hitsAddend(c, rf+".cost.response", rule.Cost.Response)
-				byDomain[domain] = append(byDomain[domain], done)
+				done.HitsAddend = hitsAddend(c, gr.field+".cost.response", rule.Cost.Response)
+				gr.limits = append(gr.limits, done)
 			}
 		}
-		// Every method sends the same keys and values (the method descriptor's
-		// value is its key), so one chain per rule covers them all.
-		if limit != nil {
-			c.r.addServiceDescriptor(c, rf, domain, steps, limit, rule.ShadowMode != nil && *rule.ShadowMode)
-		}
-	}
-	domains := make([]string, 0, len(byDomain))
-	for d := range byDomain {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
-	if c.port.rateLimits == nil {
-		c.port.rateLimits = map[string]bool{}
-	}
-	for _, d := range domains {
-		name := rateLimitFilterName
-		if d != c.port.name {
-			name += "/" + d
-		}
-		c.port.rateLimits[d] = true
-		c.perFilter(name, mustAny(&ratelimitv3.RateLimitPerRoute{Domain: d, RateLimits: byDomain[d]}))
+		rules = append(rules, gr)
 	}
 	c.r.globalRateLimit = true
+	c.port.globalRateLimit = true
+	c.perRoute = append(c.perRoute, func(route *routev3.Route) { globalRoute(c, rules, route) })
+}
+
+// globalRule is one rateLimit.global rule, ready for any route name.
+type globalRule struct {
+	field string
+	// domain and key are a shared rule's domain and first descriptor; empty
+	// for a per-route rule (the listener's domain, the route's name).
+	domain, key string
+	// steps are the descriptor entries after the first, as the service
+	// config matches them.
+	steps []rlStep
+	// limits are the route's rate_limits without their first action: one
+	// per method, and a stream-done twin for a response cost.
+	limits []*routev3.RateLimit
+	limit  *RateLimitPolicy // nil after an error
+	shadow bool
+}
+
+// globalRoute gives one final route its rate_limits (per domain, in the
+// ratelimit filter's per-route config) and adds their descriptors to the
+// rate limit service's config. As in Envoy Gateway, a route that does not
+// forward (a direct response or redirect) gets no rate_limits, but its
+// descriptors still go into the service config.
+func globalRoute(c *ruleCtx, rules []*globalRule, route *routev3.Route) {
+	byDomain := map[string][]*routev3.RateLimit{}
+	var domains []string
+	for _, gr := range rules {
+		domain, key := c.listener, route.Name
+		if gr.key != "" {
+			domain, key = gr.domain, gr.key
+			if c.port.sharedDomains == nil {
+				c.port.sharedDomains = map[string]bool{}
+			}
+			c.port.sharedDomains[domain] = true
+		}
+		first := genericKey(key, key)
+		if _, ok := byDomain[domain]; !ok {
+			domains = append(domains, domain)
+		}
+		for _, t := range gr.limits {
+			r := proto.Clone(t).(*routev3.RateLimit)
+			r.Actions = append([]*routev3.RateLimit_Action{first}, r.Actions...)
+			byDomain[domain] = append(byDomain[domain], r)
+		}
+		if gr.limit != nil {
+			c.r.addServiceDescriptor(c, gr.field, domain, append([]rlStep{{first, key, key}}, gr.steps...), gr.limit, gr.shadow)
+		}
+	}
+	if route.GetRoute() == nil {
+		return
+	}
+	if route.TypedPerFilterConfig == nil {
+		route.TypedPerFilterConfig = map[string]*anypb.Any{}
+	}
+	for _, d := range domains {
+		route.TypedPerFilterConfig[rateLimitFilter(d, c.listener)] = mustAny(&ratelimitv3.RateLimitPerRoute{Domain: d, RateLimits: byDomain[d]})
+	}
+}
+
+// rateLimitFilter names the ratelimit filter of domain on a listener: the
+// listener's own domain has the plain name, a shared domain its own filter.
+func rateLimitFilter(domain, listener string) string {
+	if domain == listener {
+		return rateLimitFilterName
+	}
+	return rateLimitFilterName + "/" + domain
+}
+
+// globalRuleName is Envoy Gateway's name of global rule ri of the rule's
+// policy, NS/POLICY/rule/I: after a merge each rule keeps the name it had in
+// the policy it came from.
+func globalRuleName(c *ruleCtx, ri int) string {
+	if ri < len(c.rule.GlobalRuleNames) {
+		return c.rule.GlobalRuleNames[ri]
+	}
+	src := "unknown/unknown"
+	if len(c.rule.PolicySources) > 0 {
+		src = c.rule.PolicySources[0].Namespace + "/" + c.rule.PolicySources[0].Name
+	}
+	return fmt.Sprintf("%s/rule/%d", src, ri)
 }
 
 // rlStep is one descriptor entry of a global rule: the route action that
@@ -185,121 +236,199 @@ type rlStep struct {
 	key, value string
 }
 
-// selectorSteps builds the descriptor entries of one client selector
-// (header, path, source CIDR and query parameter matches; methods are
-// expanded by the caller, one rate limit per method).
-func selectorSteps(c *ruleCtx, f string, idx int, sel *egv1a1.RateLimitSelectCondition) []rlStep {
-	var out []rlStep
-	for hi, h := range sel.Headers {
-		hf := fmt.Sprintf("%s.headers[%d]", f, hi)
-		d := fmt.Sprintf("rule-%d-match-%d", idx, hi)
-		t := egv1a1.HeaderMatchExact
-		if h.Type != nil {
-			t = *h.Type
+func methodKey(idx int) string { return fmt.Sprintf("rule-%d-method", idx) }
+
+// ruleSteps builds a rule's descriptor entries as Envoy Gateway flattens
+// its client selectors: every selector's headers (numbered across
+// selectors); then the methods (returned: the caller makes one rate limit
+// per method); then the last selector's path, the last selector's source
+// CIDR and every selector's query parameters (numbered on after the
+// headers). A rule that matches nothing in particular is one whole-route
+// entry.
+func ruleSteps(c *ruleCtx, rf string, idx int, rule *egv1a1.RateLimitRule) (headers, rest []rlStep, methods []*egv1a1.MethodMatch) {
+	var (
+		path         *egv1a1.PathMatch
+		cidr         *egv1a1.SourceMatch
+		pathF, cidrF string
+		n            int
+	)
+	for si := range rule.ClientSelectors {
+		sel := &rule.ClientSelectors[si]
+		sf := fmt.Sprintf("%s.clientSelectors[%d]", rf, si)
+		if len(sel.Headers) == 0 && len(sel.Methods) == 0 && sel.Path == nil && sel.SourceCIDR == nil && len(sel.QueryParams) == 0 {
+			c.fail(sf, nil, "needs at least one of headers, methods, path, sourceCIDR or queryParams")
 		}
-		switch t {
-		case egv1a1.HeaderMatchDistinct:
-			if h.Value != nil || (h.Invert != nil && *h.Invert) {
-				c.fail(hf, nil, "value and invert are not allowed with type Distinct")
+		for hi := range sel.Headers {
+			if s, ok := headerStep(c, fmt.Sprintf("%s.headers[%d]", sf, hi), ruleMatchKey(idx, n), &sel.Headers[hi]); ok {
+				headers = append(headers, s)
 			}
-			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RequestHeaders_{
-				RequestHeaders: &routev3.RateLimit_Action_RequestHeaders{HeaderName: h.Name, DescriptorKey: d}}}, d, ""})
-		case egv1a1.HeaderMatchExact, egv1a1.HeaderMatchRegularExpression:
-			if h.Value == nil {
-				c.fail(hf+".value", nil, "is required with type "+string(t))
-				continue
-			}
-			sm := exact(*h.Value)
-			if t == egv1a1.HeaderMatchRegularExpression {
-				checkRegex(c.scope, hf+".value", *h.Value)
-				sm = regex(*h.Value)
-			}
-			out = append(out, rlStep{headerValueMatch(d, h.Name, sm, h.Invert), d, d})
-		default:
-			c.fail(hf+".type", string(t), "allowed Exact, RegularExpression, Distinct")
+			n++
+		}
+		for mi := range sel.Methods {
+			methods = append(methods, &sel.Methods[mi])
+		}
+		if sel.Path != nil {
+			path, pathF = sel.Path, sf+".path"
+		}
+		if sel.SourceCIDR != nil {
+			cidr, cidrF = sel.SourceCIDR, sf+".sourceCIDR"
 		}
 	}
-	if p := sel.Path; p != nil {
-		t := gwapiv1.PathMatchPathPrefix
-		if p.Type != nil {
-			t = *p.Type
+	matched := n > 0 || len(methods) > 0 || path != nil || cidr != nil
+	if path != nil {
+		if s, ok := pathStep(c, pathF, idx, path); ok {
+			rest = append(rest, s)
 		}
-		var sm *matcherv3.StringMatcher
-		switch t {
-		case gwapiv1.PathMatchExact:
-			sm = exact(p.Value)
-		case gwapiv1.PathMatchPathPrefix:
+	}
+	if cidr != nil {
+		rest = append(rest, cidrSteps(c, cidrF, cidr)...)
+	}
+	for si := range rule.ClientSelectors {
+		sel := &rule.ClientSelectors[si]
+		for qi := range sel.QueryParams {
+			qf := fmt.Sprintf("%s.clientSelectors[%d].queryParams[%d]", rf, si, qi)
+			if s, ok := queryStep(c, qf, ruleMatchKey(idx, n), &sel.QueryParams[qi]); ok {
+				rest = append(rest, s)
+			}
+			n++
+			matched = true
+		}
+	}
+	if !matched {
+		d := ruleMatchKey(idx, -1)
+		rest = append(rest, rlStep{genericKey(d, d), d, d})
+	}
+	return headers, rest, methods
+}
+
+func ruleMatchKey(idx, match int) string { return fmt.Sprintf("rule-%d-match-%d", idx, match) }
+
+func headerStep(c *ruleCtx, hf, d string, h *egv1a1.HeaderMatch) (rlStep, bool) {
+	t := egv1a1.HeaderMatchExact
+	if h.Type != nil {
+		t = *h.Type
+	}
+	switch t {
+	case egv1a1.HeaderMatchDistinct:
+		if h.Value != nil || (h.Invert != nil && *h.Invert) {
+			c.fail(hf, nil, "value and invert are not allowed with type Distinct")
+			return rlStep{}, false
+		}
+		return rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RequestHeaders_{
+			RequestHeaders: &routev3.RateLimit_Action_RequestHeaders{HeaderName: h.Name, DescriptorKey: d}}}, d, ""}, true
+	case egv1a1.HeaderMatchExact, egv1a1.HeaderMatchRegularExpression:
+		if h.Value == nil {
+			c.fail(hf+".value", nil, "is required with type "+string(t))
+			return rlStep{}, false
+		}
+		sm := exact(*h.Value)
+		if t == egv1a1.HeaderMatchRegularExpression {
+			checkRegex(c.scope, hf+".value", *h.Value)
+			sm = regex(*h.Value)
+		}
+		return rlStep{headerValueMatch(d, h.Name, sm, h.Invert), d, d}, true
+	}
+	c.fail(hf+".type", string(t), "allowed Exact, RegularExpression, Distinct")
+	return rlStep{}, false
+}
+
+// pathStep matches the request's :path header. A PathPrefix other than "/"
+// is Envoy Gateway's path-separated prefix regex, since a header matcher has
+// no path-separated prefix.
+func pathStep(c *ruleCtx, f string, idx int, p *egv1a1.PathMatch) (rlStep, bool) {
+	t := gwapiv1.PathMatchPathPrefix
+	if p.Type != nil {
+		t = *p.Type
+	}
+	var sm *matcherv3.StringMatcher
+	switch t {
+	case gwapiv1.PathMatchExact:
+		sm = exact(p.Value)
+	case gwapiv1.PathMatchPathPrefix:
+		if p.Value == "/" {
 			sm = &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: p.Value}}
-		case gwapiv1.PathMatchRegularExpression:
-			checkRegex(c.scope, f+".path.value", p.Value)
-			sm = regex(p.Value)
-		default:
-			c.fail(f+".path.type", string(t), "allowed Exact, PathPrefix, RegularExpression")
-		}
-		if sm != nil {
-			d := fmt.Sprintf("rule-%d-path", idx)
-			out = append(out, rlStep{headerValueMatch(d, ":path", sm, p.Invert), d, d})
-		}
-	}
-	if s := sel.SourceCIDR; s != nil {
-		pfx, err := netip.ParsePrefix(s.Value)
-		if err != nil {
-			c.fail(f+".sourceCIDR.value", s.Value, "allowed a CIDR such as 10.0.0.0/8 or 2001:db8::/64")
 		} else {
-			invert := s.Invert != nil && *s.Invert
-			am := &matcherv3.AddressMatcher{
-				Ranges:      []*xdscorev3.CidrRange{{AddressPrefix: pfx.Masked().Addr().String(), PrefixLen: u32(uint32(pfx.Bits()))}},
-				InvertMatch: invert,
-			}
-			val := s.Value
-			if invert {
-				val = "invert:" + val
-			}
-			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
-				RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{DescriptorKey: "masked_remote_address", DescriptorValue: val, AddressMatcher: am}}},
-				"masked_remote_address", val})
-			if s.Type != nil && *s.Type == egv1a1.SourceMatchDistinct {
-				out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
-					RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{
-						DescriptorKey: "remote_address", DescriptorValue: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", AddressMatcher: am}}},
-					"remote_address", ""})
-			} else if s.Type != nil && *s.Type != egv1a1.SourceMatchExact {
-				c.fail(f+".sourceCIDR.type", string(*s.Type), "allowed Exact, Distinct")
-			}
+			sm = regex("^" + regexp.QuoteMeta(strings.TrimSuffix(p.Value, "/")) + `(/.*|\?.*|#.*|;.*|$)`)
 		}
+	case gwapiv1.PathMatchRegularExpression:
+		checkRegex(c.scope, f+".value", p.Value)
+		sm = regex(p.Value)
+	default:
+		c.fail(f+".type", string(t), "allowed Exact, PathPrefix, RegularExpression")
+		return rlStep{}, false
 	}
-	for qi, q := range sel.QueryParams {
-		qf := fmt.Sprintf("%s.queryParams[%d]", f, qi)
-		d := fmt.Sprintf("rule-%d-match-%d", idx, len(sel.Headers)+qi)
-		t := egv1a1.QueryParamMatchExact
-		if q.Type != nil {
-			t = *q.Type
-		}
-		switch t {
-		case egv1a1.QueryParamMatchDistinct:
-			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameters_{
-				QueryParameters: &routev3.RateLimit_Action_QueryParameters{QueryParameterName: q.Name, DescriptorKey: d}}}, d, ""})
-		case egv1a1.QueryParamMatchExact, egv1a1.QueryParamMatchRegularExpression:
-			if q.Value == nil {
-				c.fail(qf+".value", nil, "is required with type "+string(t))
-				continue
-			}
-			sm := exact(*q.Value)
-			if t == egv1a1.QueryParamMatchRegularExpression {
-				checkRegex(c.scope, qf+".value", *q.Value)
-				sm = regex(*q.Value)
-			}
-			out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameterValueMatch_{
-				QueryParameterValueMatch: &routev3.RateLimit_Action_QueryParameterValueMatch{
-					DescriptorKey: d, DescriptorValue: d, ExpectMatch: wrapperspb.Bool(q.Invert == nil || !*q.Invert),
-					QueryParameters: []*routev3.QueryParameterMatcher{{
-						Name: q.Name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm}}},
-				}}}, d, d})
-		default:
-			c.fail(qf+".type", string(t), "allowed Exact, RegularExpression, Distinct")
-		}
+	d := fmt.Sprintf("rule-%d-path", idx)
+	return rlStep{headerValueMatch(d, ":path", sm, p.Invert), d, d}, true
+}
+
+// cidrSteps match the client's address: masked_remote_address is the CIDR
+// (one counter for the range), and for Distinct remote_address the address
+// itself (one counter per client). The CIDR is written masked, as Envoy
+// Gateway writes it (10.1.2.3/8 is 10.0.0.0/8).
+func cidrSteps(c *ruleCtx, f string, s *egv1a1.SourceMatch) []rlStep {
+	pfx, err := netip.ParsePrefix(s.Value)
+	if err != nil {
+		c.fail(f+".value", s.Value, "allowed a CIDR such as 10.0.0.0/8 or 2001:db8::/64")
+		return nil
+	}
+	if s.Type != nil && *s.Type != egv1a1.SourceMatchExact && *s.Type != egv1a1.SourceMatchDistinct {
+		c.fail(f+".type", string(*s.Type), "allowed Exact, Distinct")
+		return nil
+	}
+	pfx = pfx.Masked()
+	invert := s.Invert != nil && *s.Invert
+	am := &matcherv3.AddressMatcher{
+		Ranges:      []*xdscorev3.CidrRange{{AddressPrefix: pfx.Addr().String(), PrefixLen: u32(uint32(pfx.Bits()))}},
+		InvertMatch: invert,
+	}
+	val := pfx.String()
+	if invert {
+		val = "invert:" + val
+	}
+	out := []rlStep{{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
+		RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{DescriptorKey: "masked_remote_address", DescriptorValue: val, AddressMatcher: am}}},
+		"masked_remote_address", val}}
+	if s.Type != nil && *s.Type == egv1a1.SourceMatchDistinct {
+		out = append(out, rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddressMatch_{
+			RemoteAddressMatch: &routev3.RateLimit_Action_RemoteAddressMatch{
+				DescriptorKey: "remote_address", DescriptorValue: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", AddressMatcher: am}}},
+			"remote_address", ""})
 	}
 	return out
+}
+
+func queryStep(c *ruleCtx, qf, d string, q *egv1a1.QueryParamMatch) (rlStep, bool) {
+	t := egv1a1.QueryParamMatchExact
+	if q.Type != nil {
+		t = *q.Type
+	}
+	switch t {
+	case egv1a1.QueryParamMatchDistinct:
+		if q.Value != nil || (q.Invert != nil && *q.Invert) {
+			c.fail(qf, nil, "value and invert are not allowed with type Distinct")
+			return rlStep{}, false
+		}
+		return rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameters_{
+			QueryParameters: &routev3.RateLimit_Action_QueryParameters{QueryParameterName: q.Name, DescriptorKey: d}}}, d, ""}, true
+	case egv1a1.QueryParamMatchExact, egv1a1.QueryParamMatchRegularExpression:
+		if q.Value == nil || *q.Value == "" {
+			c.fail(qf+".value", nil, "is required (not empty) with type "+string(t))
+			return rlStep{}, false
+		}
+		sm := exact(*q.Value)
+		if t == egv1a1.QueryParamMatchRegularExpression {
+			checkRegex(c.scope, qf+".value", *q.Value)
+			sm = regex(*q.Value)
+		}
+		return rlStep{&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_QueryParameterValueMatch_{
+			QueryParameterValueMatch: &routev3.RateLimit_Action_QueryParameterValueMatch{
+				DescriptorKey: d, DescriptorValue: d, ExpectMatch: wrapperspb.Bool(q.Invert == nil || !*q.Invert),
+				QueryParameters: []*routev3.QueryParameterMatcher{{
+					Name: q.Name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm}}},
+			}}}, d, d}, true
+	}
+	c.fail(qf+".type", string(t), "allowed Exact, RegularExpression, Distinct")
+	return rlStep{}, false
 }
 
 func genericKey(k, v string) *routev3.RateLimit_Action {
@@ -337,31 +466,38 @@ func hitsAddend(c *ruleCtx, f string, s *egv1a1.RateLimitCostSpecifier) *routev3
 }
 
 // rateLimitFilters is Envoy's ratelimit filter for each domain a listener's
-// routes use: the listener's own, plus one per policy with shared rules.
-func rateLimitFilters(p *port) []*hcmv3.HttpFilter {
-	domains := make([]string, 0, len(p.rateLimits))
-	for d := range p.rateLimits {
+// routes use, in Envoy Gateway's order (sorted): the listener's own, plus
+// one per policy with shared rules. The failure mode and timeout are Envoy
+// Gateway's EnvoyGateway rateLimit.failClosed and rateLimit.timeout (btp
+// render flags, since btp has no EnvoyGateway config).
+func (r *renderer) rateLimitFilters(p *port) []*hcmv3.HttpFilter {
+	if !p.globalRateLimit {
+		return nil
+	}
+	domains := []string{p.name}
+	for d := range p.sharedDomains {
 		domains = append(domains, d)
 	}
 	sort.Strings(domains)
 	out := make([]*hcmv3.HttpFilter, 0, len(domains))
 	for _, d := range domains {
-		name := rateLimitFilterName
-		if d != p.name {
-			name += "/" + d
+		cfg := &ratelimitv3.RateLimit{
+			Domain: d,
+			RateLimitService: &ratelimitconfv3.RateLimitServiceConfig{
+				GrpcService: &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: rateLimitClusterName}}},
+				TransportApiVersion: corev3.ApiVersion_V3,
+			},
+			FailureModeDeny:                r.opts.RateLimitFailClosed,
+			DisableXEnvoyRatelimitedHeader: true,
+			EnableXRatelimitHeaders:        ratelimitv3.RateLimit_DRAFT_VERSION_03,
+		}
+		if r.opts.RateLimitTimeout > 0 {
+			cfg.Timeout = durationpb.New(r.opts.RateLimitTimeout)
 		}
 		out = append(out, &hcmv3.HttpFilter{
-			Name: name,
-			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&ratelimitv3.RateLimit{
-				Domain: d,
-				RateLimitService: &ratelimitconfv3.RateLimitServiceConfig{
-					GrpcService: &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
-						EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: rateLimitClusterName}}},
-					TransportApiVersion: corev3.ApiVersion_V3,
-				},
-				DisableXEnvoyRatelimitedHeader: true,
-				EnableXRatelimitHeaders:        ratelimitv3.RateLimit_DRAFT_VERSION_03,
-			})},
+			Name:       rateLimitFilter(d, p.name),
+			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(cfg)},
 		})
 	}
 	return out

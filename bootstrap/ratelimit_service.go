@@ -32,16 +32,17 @@ type RateLimitPolicy struct {
 	RequestsPerUnit uint32 `json:"requests_per_unit" yaml:"requests_per_unit"`
 }
 
-// serviceUnits maps Envoy Gateway's units to the rate limit service's (the
-// RLS v3 RateLimitResponse.RateLimit.Unit names, which it reads case-insensitively).
+// serviceUnits maps Envoy Gateway's units to the rate limit service's: the
+// RLS v3 RateLimitResponse.RateLimit.Unit names, as Envoy Gateway writes them
+// (the service reads them case-insensitively).
 var serviceUnits = map[egv1a1.RateLimitUnit]string{
-	egv1a1.RateLimitUnitSecond: "second",
-	egv1a1.RateLimitUnitMinute: "minute",
-	egv1a1.RateLimitUnitHour:   "hour",
-	egv1a1.RateLimitUnitDay:    "day",
-	egv1a1.RateLimitUnitWeek:   "week",
-	egv1a1.RateLimitUnitMonth:  "month",
-	egv1a1.RateLimitUnitYear:   "year",
+	egv1a1.RateLimitUnitSecond: "SECOND",
+	egv1a1.RateLimitUnitMinute: "MINUTE",
+	egv1a1.RateLimitUnitHour:   "HOUR",
+	egv1a1.RateLimitUnitDay:    "DAY",
+	egv1a1.RateLimitUnitWeek:   "WEEK",
+	egv1a1.RateLimitUnitMonth:  "MONTH",
+	egv1a1.RateLimitUnitYear:   "YEAR",
 }
 
 const allowedUnits = "allowed Second, Minute, Hour, Day, Week, Month, Year"

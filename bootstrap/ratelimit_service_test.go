@@ -297,15 +297,15 @@ func TestRateLimitServiceUnitsAndShadowMode(t *testing.T) {
 		shadow     bool
 		wantErrors []string
 	}{
-		{rule: "limit: {requests: 7, unit: Second}", unit: "second"},
-		{rule: "limit: {requests: 7, unit: Minute}", unit: "minute"},
-		{rule: "limit: {requests: 7, unit: Hour}", unit: "hour"},
-		{rule: "limit: {requests: 7, unit: Day}", unit: "day"},
-		{rule: "limit: {requests: 7, unit: Week}", unit: "week"},
-		{rule: "limit: {requests: 7, unit: Month}", unit: "month"},
-		{rule: "limit: {requests: 7, unit: Year}", unit: "year"},
-		{rule: "limit: {requests: 7, unit: Minute}\n        shadowMode: true", unit: "minute", shadow: true},
-		{rule: "limit: {requests: 7, unit: Minute}\n        shadowMode: false", unit: "minute"},
+		{rule: "limit: {requests: 7, unit: Second}", unit: "SECOND"},
+		{rule: "limit: {requests: 7, unit: Minute}", unit: "MINUTE"},
+		{rule: "limit: {requests: 7, unit: Hour}", unit: "HOUR"},
+		{rule: "limit: {requests: 7, unit: Day}", unit: "DAY"},
+		{rule: "limit: {requests: 7, unit: Week}", unit: "WEEK"},
+		{rule: "limit: {requests: 7, unit: Month}", unit: "MONTH"},
+		{rule: "limit: {requests: 7, unit: Year}", unit: "YEAR"},
+		{rule: "limit: {requests: 7, unit: Minute}\n        shadowMode: true", unit: "MINUTE", shadow: true},
+		{rule: "limit: {requests: 7, unit: Minute}\n        shadowMode: false", unit: "MINUTE"},
 		{rule: "limit: {requests: 7, unit: Second}", setUnit: ptr[egv1a1.RateLimitUnit]("Fortnight"), wantErrors: []string{
 			`spec.rateLimit.global.rules[0].limit.unit: "Fortnight": allowed Second, Minute, Hour, Day, Week, Month, Year`}},
 		{rule: "limit: {requests: 7, unit: Second}", setUnit: ptr[egv1a1.RateLimitUnit](""), wantErrors: []string{
@@ -335,7 +335,7 @@ func TestRateLimitServiceUnitsAndShadowMode(t *testing.T) {
 				t.Fatalf("service config %+v: want one domain default/gw/http", out.RateLimit)
 			}
 			top := out.RateLimit[0].Descriptors
-			if len(top) != 1 || top[0].Key != "httproute/default/app/rule/0" || len(top[0].Descriptors) != 1 {
+			if len(top) != 1 || top[0].Key != "httproute/default/app/rule/0/match/0/*" || len(top[0].Descriptors) != 1 {
 				t.Fatalf("descriptors %+v: want the route's generic key with one rule below", top)
 			}
 			leaf := top[0].Descriptors[0]
@@ -364,7 +364,7 @@ func TestRateLimitServiceConflict(t *testing.T) {
         limit: {requests: 1, unit: Second}
       - clientSelectors: [{sourceCIDR: {type: Exact, value: 10.0.0.0/8}}]
         limit: {requests: 2, unit: Second}`)
-	want := `spec.rateLimit.global.rules[1].limit: "2/second": conflicts with 1/second (shadowMode false) already set for the same descriptors in rate limit domain "default/gw/http"`
+	want := `spec.rateLimit.global.rules[1].limit: "2/SECOND": conflicts with 1/SECOND (shadowMode false) already set for the same descriptors in rate limit domain "default/gw/http"`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v: want %q", err, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -51,6 +52,13 @@ type Options struct {
 	// RateLimitServiceURL is grpc://HOST:PORT of the rate limit service used by
 	// rateLimit.global; default DefaultRateLimitServiceURL.
 	RateLimitServiceURL string
+	// RateLimitFailClosed refuses requests (500) when the rate limit service
+	// cannot answer (Envoy Gateway's EnvoyGateway rateLimit.failClosed);
+	// default false: let them through.
+	RateLimitFailClosed bool
+	// RateLimitTimeout bounds each call to the rate limit service (Envoy
+	// Gateway's EnvoyGateway rateLimit.timeout); 0 keeps Envoy's 20ms.
+	RateLimitTimeout time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -71,6 +79,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RateLimitServiceURL == "" {
 		o.RateLimitServiceURL = DefaultRateLimitServiceURL
+	}
+	if o.RateLimitTimeout < 0 {
+		return o, fmt.Errorf("rate limit timeout %s: allowed a positive duration", o.RateLimitTimeout)
 	}
 	if _, _, err := rateLimitHostPort(o.RateLimitServiceURL); err != nil {
 		return o, err
@@ -170,8 +181,11 @@ type port struct {
 	// filters the HCM needs because some route on it uses them.
 	btpFilter   bool
 	compressors map[string]*hcmv3.HttpFilter
-	rateLimits  map[string]bool // global rate limit domains
-	tracing     bool
+	// globalRateLimit: some route uses rateLimit.global; sharedDomains are
+	// the shared rules' domains, each with its own ratelimit filter.
+	globalRateLimit bool
+	sharedDomains   map[string]bool
+	tracing         bool
 }
 
 func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
@@ -232,7 +246,7 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 	}
 
 	var filters []*hcmv3.HttpFilter
-	filters = append(filters, rateLimitFilters(p)...)
+	filters = append(filters, r.rateLimitFilters(p)...)
 	if p.btpFilter {
 		filters = append(filters, r.btpFilter())
 	}

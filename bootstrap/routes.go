@@ -21,19 +21,25 @@ import (
 // feature files read spec and write into route, action and the port.
 type ruleCtx struct {
 	*scope
-	r      *renderer
-	port   *port
-	spec   *egv1a1.BackendTrafficPolicySpec // never nil: empty when no policy applies
-	rt     *policy.Route
-	rule   *policy.Rule
-	route  *routev3.Route       // template cloned for every hostname and match
-	action *routev3.RouteAction // nil when the rule answers directly (no backends)
+	r    *renderer
+	port *port
+	// listener is the Gateway listener (NS/GATEWAY/LISTENER) being rendered.
+	listener string
+	spec     *egv1a1.BackendTrafficPolicySpec // never nil: empty when no policy applies
+	rt       *policy.Route
+	rule     *policy.Rule
+	route    *routev3.Route       // template cloned for every hostname and match
+	action   *routev3.RouteAction // nil when the rule answers directly (no backends)
 	// attemptCount asks the virtual host to report x-envoy-attempt-count.
 	attemptCount bool
 	// connect makes the route match CONNECT requests (httpUpgrade CONNECT).
 	connect bool
 	// errsBefore is the error count when the rule started rendering.
 	errsBefore int
+	// perRoute runs on every clone of route once its name and match are
+	// final: for what is keyed by the xDS route name (the global rate limit
+	// descriptors, ratelimit.go).
+	perRoute []func(route *routev3.Route)
 }
 
 func (c *ruleCtx) perFilter(name string, cfg *anypb.Any) {
@@ -66,7 +72,7 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	if len(r.errs) > before {
 		return
 	}
-	c := &ruleCtx{scope: sc, r: r, port: p, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}, errsBefore: before}
+	c := &ruleCtx{scope: sc, r: r, port: p, listener: listener, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}, errsBefore: before}
 	c.backends(base)
 	if c.action != nil {
 		c.route.Action = &routev3.Route_Route{Route: c.action}
@@ -87,9 +93,11 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	if len(hosts) == 0 {
 		hosts = []string{"*"}
 	}
-	matches := rule.Spec.Matches
+	// Routes are named as Envoy Gateway names them (the name is the global
+	// rate limit descriptor): a rule without matches is match -1.
+	matches, firstMatch := rule.Spec.Matches, 0
 	if len(matches) == 0 {
-		matches = []gwapiv1.HTTPRouteMatch{{}}
+		matches, firstMatch = []gwapiv1.HTTPRouteMatch{{}}, -1
 	}
 	for _, h := range hosts {
 		vh := p.vhost(h)
@@ -98,10 +106,13 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 		}
 		for mi := range matches {
 			route := proto.Clone(c.route).(*routev3.Route)
-			route.Name = fmt.Sprintf("%s/match/%d/%s", base, mi, underscored(h))
+			route.Name = fmt.Sprintf("%s/match/%d/%s", base, firstMatch+mi, underscored(h))
 			route.Match = routeMatch(&matches[mi])
 			if c.connect {
 				route.Match.PathSpecifier = &routev3.RouteMatch_ConnectMatcher_{ConnectMatcher: &routev3.RouteMatch_ConnectMatcher{}}
+			}
+			for _, f := range c.perRoute {
+				f(route)
 			}
 			vh.Routes = append(vh.Routes, route)
 		}

@@ -42,6 +42,8 @@ func (t target) scope() scope {
 type applied struct {
 	spec    *egv1a1.BackendTrafficPolicySpec
 	sources []*egv1a1.BackendTrafficPolicy
+	// globalRuleNames name spec's rateLimit.global rules (ratelimit_names.go).
+	globalRuleNames []string
 }
 
 // attacher runs Envoy Gateway's BackendTrafficPolicy attachment: policies
@@ -353,6 +355,7 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 			continue
 		}
 		ap := &applied{spec: spec, sources: []*egv1a1.BackendTrafficPolicy{p, parent}}
+		ap.globalRuleNames = mergeGlobalRules(spec, p, parent, *p.Spec.MergeType)
 		// Envoy Gateway translates the merged policy as a whole: what the
 		// parent brings in (e.g. a ConfigMap that does not exist) makes the
 		// merge, and so this policy on this listener, Invalid.
@@ -464,9 +467,10 @@ func (a *attacher) effective() {
 					}
 					ap := a.merges[sc][at.listener]
 					if ap == nil {
-						ap = &applied{spec: &p.Spec, sources: []*egv1a1.BackendTrafficPolicy{p}}
+						ap = &applied{spec: &p.Spec, sources: []*egv1a1.BackendTrafficPolicy{p}, globalRuleNames: globalRuleNames(p)}
 					}
 					rule.Policy = a.finalSpec(ap)
+					rule.GlobalRuleNames = ap.globalRuleNames
 					for _, s := range ap.sources {
 						rule.PolicySources = append(rule.PolicySources, nn(s))
 					}

@@ -63,6 +63,10 @@ type Rule struct {
 	// PolicySources names the policies that contributed to Policy, most
 	// specific first (for comments, status and `btp explain`).
 	PolicySources []types.NamespacedName
+	// GlobalRuleNames are Envoy Gateway's names (NS/POLICY/rule/I) of
+	// Policy's rateLimit.global rules: after a merge each rule keeps its own
+	// policy's name.
+	GlobalRuleNames []string
 }
 
 // Backend is one backendRef resolved to endpoints.

@@ -16,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR]",
+		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
@@ -25,6 +25,10 @@ func init() {
 			admin := fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1")
 			rls := fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT")
 			rlsConfig := fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global into `DIR`, one file per domain (the service reads one document per file)")
+			// Envoy Gateway takes these two from its own EnvoyGateway config
+			// (rateLimit.failClosed, rateLimit.timeout), which btp does not read.
+			failClosed := fs.Bool("ratelimit-fail-closed", false, "rateLimit.global: refuse requests (500) when the rate limit service cannot answer; default let them through (Envoy Gateway's EnvoyGateway rateLimit.failClosed)")
+			timeout := fs.Duration("ratelimit-timeout", 0, "rateLimit.global: timeout of each rate limit service call, e.g. 50ms; default Envoy's 20ms (Envoy Gateway's EnvoyGateway rateLimit.timeout)")
 			return func(s *stdio) error {
 				if len(in.files) == 0 {
 					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin)")
@@ -41,6 +45,8 @@ func init() {
 					LibraryPath:         *lib,
 					AdminPort:           uint32(*admin),
 					RateLimitServiceURL: *rls,
+					RateLimitFailClosed: *failClosed,
+					RateLimitTimeout:    *timeout,
 				}
 				r, err := bootstrap.RenderAll(m, opts)
 				if err != nil {

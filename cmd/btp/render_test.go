@@ -144,8 +144,8 @@ func TestRenderRateLimitConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{rateLimitConfigHeader, "domain: default/gw/http\n", "key: httproute/default/app/rule/0\n", "key: rule-0-match-0\n",
-		"unit: minute\n", "requests_per_unit: 10\n", "shadow_mode: true\n"} {
+	for _, w := range []string{rateLimitConfigHeader, "domain: default/gw/http\n", "key: httproute/default/app/rule/0/match/0/*\n", "key: rule-0-match-0\n",
+		"unit: MINUTE\n", "requests_per_unit: 10\n", "shadow_mode: true\n"} {
 		if !strings.Contains(string(got), w) {
 			t.Errorf("service config lacks %q:\n%s", w, got)
 		}
@@ -211,5 +211,28 @@ func TestRenderRateLimitConfigHint(t *testing.T) {
 	}
 	if _, _, errs := renderRun(t, renderInput, "-f", "-"); errs != "" {
 		t.Errorf("stderr %q without global rules: want nothing", errs)
+	}
+}
+
+// The failure mode and timeout come from Envoy Gateway's EnvoyGateway config,
+// so btp takes them as flags; every ratelimit filter gets them.
+func TestRenderRateLimitFailClosedAndTimeout(t *testing.T) {
+	code, out, errs := renderRun(t, globalInput, "-f", "-", "--ratelimit-config", t.TempDir())
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if strings.Contains(out, "failure_mode_deny") || strings.Contains(out, "timeout: 0.") {
+		t.Errorf("defaults render failure_mode_deny or a timeout; want Envoy's (fail open, 20ms)")
+	}
+	code, out, errs = renderRun(t, globalInput, "-f", "-", "--ratelimit-config", t.TempDir(), "--ratelimit-fail-closed", "--ratelimit-timeout", "75ms")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	filters := strings.Count(out, "'@type': type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit\n")
+	if filters == 0 || strings.Count(out, "failure_mode_deny: true") != filters || strings.Count(out, "timeout: 0.075s") != filters {
+		t.Errorf("%d ratelimit filters: want each with failure_mode_deny: true and timeout: 0.075s:\n%s", filters, out)
+	}
+	if code, _, errs := renderRun(t, globalInput, "-f", "-", "--ratelimit-timeout", "-1s"); code != 1 || !strings.Contains(errs, "rate limit timeout -1s: allowed a positive duration") {
+		t.Errorf("exit %d, stderr %q: want the negative timeout refused", code, errs)
 	}
 }
