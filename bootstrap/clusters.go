@@ -35,8 +35,8 @@ type clusterTemplate struct {
 	protocol *httpv3.HttpProtocolOptions // nil until a feature needs it
 	dns      *dnsclusterv3.DnsCluster    // settings for hostname backends
 	hcPort   uint32                      // healthCheck.active.overrides.port
-	// http2 is set when a feature needs the backend to speak HTTP/2
-	// (gRPC health checks); protocolCluster's explicit choice wins.
+	// http2 is set when the backend must speak HTTP/2 (GRPCRoute
+	// backends, gRPC health checks); protocolCluster's explicit choice wins.
 	http2 bool
 }
 
@@ -94,7 +94,7 @@ func (c *ruleCtx) template() *clusterTemplate {
 		ConnectTimeout:                durationpb.New(defaultConnectTimeout),
 		PerConnectionBufferLimitBytes: u32(defaultConnBufferLimit),
 		IgnoreHealthOnHostRemoval:     true,
-	}}
+	}, http2: c.rule.GRPC != nil}
 	before := len(*c.list)
 	loadBalancerCluster(c, t)
 	circuitBreakerCluster(c, t)

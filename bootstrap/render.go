@@ -1,6 +1,6 @@
 // Package bootstrap renders a resolved policy.Model as a complete Envoy v3
 // bootstrap: admin on loopback, one listener per port, virtual hosts and
-// routes from HTTPRoutes, one cluster per backend of each rule, every
+// routes from HTTPRoutes and GRPCRoutes, one cluster per backend of each rule, every
 // cluster- and route-level BackendTrafficPolicy field, and the btp filter
 // (golang or dynamic-module host) carrying each route's enforcement config.
 package bootstrap
@@ -186,6 +186,7 @@ type port struct {
 	globalRateLimit bool
 	sharedDomains   map[string]bool
 	tracing         bool
+	grpc            bool // a GRPCRoute is attached: grpc_web and grpc_stats
 }
 
 func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
@@ -249,6 +250,9 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 	filters = append(filters, r.rateLimitFilters(p)...)
 	if p.btpFilter {
 		filters = append(filters, r.btpFilter())
+	}
+	if p.grpc {
+		filters = append(filters, grpcFilters()...)
 	}
 	filters = append(filters, compressorFilters(p.compressors)...)
 	filters = append(filters, &hcmv3.HttpFilter{

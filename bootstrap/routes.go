@@ -49,18 +49,20 @@ func (c *ruleCtx) perFilter(name string, cfg *anypb.Any) {
 	c.route.TypedPerFilterConfig[name] = cfg
 }
 
-// rule renders one HTTPRoute rule attached to listener (NS/GATEWAY/LISTENER).
+// rule renders one route rule (HTTPRoute or GRPCRoute) attached to listener
+// (NS/GATEWAY/LISTENER).
 func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy.Rule) {
 	if rule.Spec == nil {
 		r2 := *rule
 		r2.Spec = &gwapiv1.HTTPRouteRule{}
 		rule = &r2
 	}
-	base := fmt.Sprintf("httproute/%s/%s/rule/%d", rt.Name.Namespace, rt.Name.Name, rule.Index)
+	kind := strings.ToLower(rt.Kind) // httproute, grpcroute: Envoy Gateway's name prefix
+	base := fmt.Sprintf("%s/%s/%s/rule/%d", kind, rt.Name.Namespace, rt.Name.Name, rule.Index)
 	sc := &scope{
 		list:     &r.errs,
 		resource: policyResource(rt, rule),
-		where:    fmt.Sprintf("httproute/%s/%s rule %d, listener %s", rt.Name.Namespace, rt.Name.Name, rule.Index, listener),
+		where:    fmt.Sprintf("%s/%s/%s rule %d, listener %s", kind, rt.Name.Namespace, rt.Name.Name, rule.Index, listener),
 	}
 	spec := rule.Policy
 	if spec == nil {
@@ -68,7 +70,16 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	}
 	before := len(r.errs)
 	checkSupported(spec, sc)
-	checkRuleSpec(rt, rule, &r.errs)
+	// Routes are named as Envoy Gateway names them (the name is the global
+	// rate limit descriptor): a rule without matches is match -1.
+	var matches []*routev3.RouteMatch
+	firstMatch := 0
+	if rule.GRPC != nil {
+		matches, firstMatch = grpcRouteMatches(rt, rule, &r.errs)
+	} else {
+		checkRuleSpec(rt, rule, &r.errs)
+		matches, firstMatch = httpRouteMatches(rule.Spec)
+	}
 	if len(r.errs) > before {
 		return
 	}
@@ -79,7 +90,9 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 		loadBalancerRoute(c)
 		timeoutRoute(c)
 		retryRoute(c)
-		upgradeRoute(c)
+		if rule.GRPC == nil {
+			upgradeRoute(c) // gRPC routes carry no upgrade_configs in Envoy Gateway
+		}
 	}
 	rateLimitRoute(c)
 	compressionRoute(c)
@@ -88,26 +101,23 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	if len(r.errs) > before {
 		return
 	}
+	if rule.GRPC != nil {
+		p.grpc = true
+	}
 
 	hosts := rt.Hostnames
 	if len(hosts) == 0 {
 		hosts = []string{"*"}
-	}
-	// Routes are named as Envoy Gateway names them (the name is the global
-	// rate limit descriptor): a rule without matches is match -1.
-	matches, firstMatch := rule.Spec.Matches, 0
-	if len(matches) == 0 {
-		matches, firstMatch = []gwapiv1.HTTPRouteMatch{{}}, -1
 	}
 	for _, h := range hosts {
 		vh := p.vhost(h)
 		if c.attemptCount {
 			vh.IncludeAttemptCountInResponse = true
 		}
-		for mi := range matches {
+		for mi, m := range matches {
 			route := proto.Clone(c.route).(*routev3.Route)
 			route.Name = fmt.Sprintf("%s/match/%d/%s", base, firstMatch+mi, underscored(h))
-			route.Match = routeMatch(&matches[mi])
+			route.Match = proto.Clone(m).(*routev3.RouteMatch)
 			if c.connect {
 				route.Match.PathSpecifier = &routev3.RouteMatch_ConnectMatcher_{ConnectMatcher: &routev3.RouteMatch_ConnectMatcher{}}
 			}
@@ -119,6 +129,19 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	}
 }
 
+// httpRouteMatches renders an HTTPRoute rule's matches; a rule without any
+// matches everything, as match -1 (first is the first match's number).
+func httpRouteMatches(s *gwapiv1.HTTPRouteRule) (out []*routev3.RouteMatch, first int) {
+	matches := s.Matches
+	if len(matches) == 0 {
+		matches, first = []gwapiv1.HTTPRouteMatch{{}}, -1
+	}
+	for i := range matches {
+		out = append(out, routeMatch(&matches[i]))
+	}
+	return out, first
+}
+
 // policyResource names the policy a rule's settings came from (the most
 // specific one), or the route when no policy applies.
 func policyResource(rt *policy.Route, rule *policy.Rule) string {
@@ -126,7 +149,7 @@ func policyResource(rt *policy.Route, rule *policy.Rule) string {
 		s := rule.PolicySources[0]
 		return "BackendTrafficPolicy/" + s.Namespace + "/" + s.Name
 	}
-	return "HTTPRoute/" + rt.Name.Namespace + "/" + rt.Name.Name
+	return rt.Kind + "/" + rt.Name.Namespace + "/" + rt.Name.Name
 }
 
 // checkRuleSpec rejects the HTTPRoute rule fields envoy-btp does not render.

@@ -12,6 +12,10 @@ import (
 // how many retries, on what, with which per-try timeout. It withholds
 // retries (x-envoy-max-retries: 0) from non-idempotent requests unless
 // retry.allowNonIdempotent, and once the route's retry budget is spent.
+// gRPC requests are exempt from the method rule: every call is a POST, so
+// the method says nothing, and the policy's retryOn (gRPC status
+// conditions) is the service owner's word that retrying is safe, as a gRPC
+// retry policy's retryableStatusCodes are.
 
 // idempotent methods (RFC 9110 9.2.2) may be retried safely.
 func idempotent(method string) bool {
@@ -29,7 +33,7 @@ func (s *Stream) retryHeaders(req Request, now int64) {
 	}
 	s.retryCounted = true
 	s.cfg.budget.addRequest(now)
-	if !r.AllowNonIdempotent && !idempotent(req.Method()) {
+	if !r.AllowNonIdempotent && !idempotent(req.Method()) && !s.isGRPC(req) {
 		req.SetHeader("x-envoy-max-retries", "0")
 		s.cfg.inc(RetryNonIdempotent)
 		return

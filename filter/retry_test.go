@@ -6,11 +6,12 @@ import (
 
 func TestRetryHeaders(t *testing.T) {
 	cases := []struct {
-		name   string
-		cfg    string
-		method string
-		want   map[string]string // headers set; absent key = must not be set
-		stat   Counter
+		name    string
+		cfg     string
+		method  string
+		headers []string          // request headers, name value ...
+		want    map[string]string // headers set; absent key = must not be set
+		stat    Counter
 	}{
 		{
 			name: "defaults (Envoy Gateway's)", cfg: `{"retry":{}}`, method: "GET",
@@ -43,6 +44,18 @@ func TestRetryHeaders(t *testing.T) {
 			stat: RetryAllowed,
 		},
 		{
+			name: "gRPC (always POST) is retried", cfg: `{"retry":{"numRetries":3,"retryOn":{"triggers":["unavailable","resource-exhausted"]}}}`, method: "POST",
+			headers: []string{"content-type", "application/grpc"},
+			want:    map[string]string{"x-envoy-max-retries": "3", "x-envoy-retry-grpc-on": "unavailable,resource-exhausted"},
+			stat:    RetryAllowed,
+		},
+		{
+			name: "gRPC-Web is not gRPC here", cfg: `{"retry":{"numRetries":3}}`, method: "POST",
+			headers: []string{"content-type", "application/grpc-web"},
+			want:    map[string]string{"x-envoy-max-retries": "0"},
+			stat:    RetryNonIdempotent,
+		},
+		{
 			name: "timeout only", cfg: `{"timeout":{"http":{"requestTimeout":"2s"}}}`, method: "POST",
 			want: map[string]string{"x-envoy-upstream-rq-timeout-ms": "2000"},
 			stat: NumCounters,
@@ -52,7 +65,7 @@ func TestRetryHeaders(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv()
 			c := mustConfig(t, tc.cfg, e.opts())
-			req := newReq(tc.method, "/")
+			req := newReq(tc.method, "/", tc.headers...)
 			wantKind(t, "headers", c.NewStream().OnRequestHeaders(req, true), Continue)
 			if len(req.set) != len(tc.want) {
 				t.Fatalf("set %v, want %v", req.set, tc.want)

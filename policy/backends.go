@@ -10,14 +10,14 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// ruleBackends resolves rule i's backendRefs to endpoints. Cross-namespace
-// references would need a ReferenceGrant, which btp does not read, so they
-// are errors.
-func (v *resolver) ruleBackends(h *gwapiv1.HTTPRoute, i int, e errs) []*Backend {
+// ruleBackends resolves a rule's backendRefs (rulePath.backendRefs of a
+// route in namespace ns) to endpoints. Cross-namespace references would need
+// a ReferenceGrant, which btp does not read, so they are errors.
+func (v *resolver) ruleBackends(ns string, refs []gwapiv1.BackendRef, rulePath string, e errs) []*Backend {
 	var out []*Backend
-	for j := range h.Spec.Rules[i].BackendRefs {
-		ref := &h.Spec.Rules[i].BackendRefs[j].BackendRef
-		path := fmt.Sprintf("spec.rules[%d].backendRefs[%d]", i, j)
+	for j := range refs {
+		ref := &refs[j]
+		path := fmt.Sprintf("%s.backendRefs[%d]", rulePath, j)
 		group, kind := "", "Service"
 		if ref.Group != nil {
 			group = string(*ref.Group)
@@ -25,11 +25,11 @@ func (v *resolver) ruleBackends(h *gwapiv1.HTTPRoute, i int, e errs) []*Backend 
 		if ref.Kind != nil {
 			kind = string(*ref.Kind)
 		}
-		if ref.Namespace != nil && string(*ref.Namespace) != h.Namespace {
-			e.add(path+".namespace", "cross-namespace reference %q needs a ReferenceGrant, which btp does not support: use namespace %q", *ref.Namespace, h.Namespace)
+		if ref.Namespace != nil && string(*ref.Namespace) != ns {
+			e.add(path+".namespace", "cross-namespace reference %q needs a ReferenceGrant, which btp does not support: use namespace %q", *ref.Namespace, ns)
 			continue
 		}
-		key := types.NamespacedName{Namespace: h.Namespace, Name: string(ref.Name)}
+		key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
 		weight := int32(1)
 		if ref.Weight != nil {
 			weight = *ref.Weight

@@ -36,18 +36,7 @@ func buildHTTPRouteRules() []celRule {
 		{match, "must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']", func(s any) bool {
 			return !plainPath(s) || pathChars.MatchString(str(s, "value"))
 		}},
-		{"spec.parentRefs", "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent", func(s any) bool {
-			seen := map[string]bool{}
-			items, _ := s.([]any)
-			for _, p := range items {
-				k := fmt.Sprint(str(p, "group"), "/", str(p, "kind"), "/", str(p, "namespace"), "/", str(p, "name"), "/", str(p, "sectionName"), "/", get(p, "port"))
-				if seen[k] {
-					return false
-				}
-				seen[k] = true
-			}
-			return true
-		}},
+		parentRefsUnique,
 		{"spec.rules[]", "RequestRedirect filter must not be used together with backendRefs", func(s any) bool {
 			return size(s, "backendRefs") == 0 || all(s, "filters", func(f any) bool { return !has(f, "requestRedirect") })
 		}},
@@ -98,3 +87,17 @@ func count(list any, t string) int {
 	}
 	return n
 }
+
+// parentRefsUnique is the parentRefs rule every route CRD shares.
+var parentRefsUnique = celRule{"spec.parentRefs", "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent", func(s any) bool {
+	seen := map[string]bool{}
+	items, _ := s.([]any)
+	for _, p := range items {
+		k := fmt.Sprint(str(p, "group"), "/", str(p, "kind"), "/", str(p, "namespace"), "/", str(p, "name"), "/", str(p, "sectionName"), "/", get(p, "port"))
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+	}
+	return true
+}}

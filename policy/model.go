@@ -7,7 +7,7 @@ import (
 )
 
 // Model is the translator's resolved input: every Gateway listener with the
-// HTTPRoute rules attached to it, each rule carrying its backends and the
+// HTTPRoute and GRPCRoute rules attached to it, each rule carrying its backends and the
 // BackendTrafficPolicy spec that takes effect there (after targetRef /
 // targetSelector resolution, route-over-gateway precedence and mergeType).
 // bootstrap renders a Model; it never looks at raw resources.
@@ -39,6 +39,12 @@ type Listener struct {
 	Routes []*Route
 }
 
+// Route kinds the renderer tells apart.
+const (
+	KindHTTPRoute = "HTTPRoute"
+	KindGRPCRoute = "GRPCRoute"
+)
+
 // Route is one route (HTTPRoute, TCPRoute, ...) as attached to one listener.
 type Route struct {
 	Kind string // HTTPRoute, GRPCRoute, TCPRoute, UDPRoute or TLSRoute
@@ -49,11 +55,12 @@ type Route struct {
 	Rules     []*Rule
 }
 
-// Rule is one HTTPRoute rule under one listener.
+// Rule is one route rule under one listener.
 type Rule struct {
-	Index int     // position in spec.rules
-	Name  *string // spec.rules[].name, if set
-	Spec  *gwapiv1.HTTPRouteRule
+	Index int                    // position in spec.rules
+	Name  *string                // spec.rules[].name, if set
+	Spec  *gwapiv1.HTTPRouteRule // HTTPRoute rules; nil for GRPCRoute
+	GRPC  *gwapiv1.GRPCRouteRule // GRPCRoute rules; nil for HTTPRoute
 	// Backends are the rule's backendRefs, resolved to endpoints, in order.
 	Backends []*Backend
 	// Policy is the effective BackendTrafficPolicy spec for this rule on this

@@ -28,6 +28,7 @@ type Resources struct {
 	GatewayClasses []*gwapiv1.GatewayClass
 	Gateways       []*gwapiv1.Gateway
 	HTTPRoutes     []*gwapiv1.HTTPRoute
+	GRPCRoutes     []*gwapiv1.GRPCRoute
 	Policies       []*egv1a1.BackendTrafficPolicy
 	Backends       []*egv1a1.Backend
 	Services       []*corev1.Service
@@ -269,6 +270,8 @@ func validateObject(key string, data []byte, e errs) ([]byte, bool) {
 		checkBTPScope(s, raw, e)
 	case strings.HasSuffix(key, "/HTTPRoute"):
 		checkRules(httpRouteRules, raw, e)
+	case strings.HasSuffix(key, "/GRPCRoute"):
+		checkRules(grpcRouteRules, raw, e)
 	}
 	out, err := json.Marshal(raw)
 	if err != nil {

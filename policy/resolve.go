@@ -94,6 +94,9 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 	for _, h := range sortedByAge(r.HTTPRoutes) {
 		v.route(h)
 	}
+	for _, g := range sortedByAge(r.GRPCRoutes) {
+		v.routeGRPC(g)
+	}
 	v.policies()
 	return v.model, v.list.Err()
 }
@@ -138,8 +141,8 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 				e.add(path+".allowedRoutes.namespaces.from", "unsupported value \"Selector\": allowed All, Same (btp reads no Namespace objects)")
 			}
 			for k, rk := range ar.Kinds {
-				if rk.Kind != "HTTPRoute" || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
-					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q: allowed HTTPRoute", rk.Kind)
+				if (rk.Kind != KindHTTPRoute && rk.Kind != KindGRPCRoute) || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
+					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q: allowed HTTPRoute, GRPCRoute", rk.Kind)
 				}
 			}
 		}
@@ -196,6 +199,27 @@ func allowsRoute(g *gwapiv1.Gateway, l string, ns string) bool {
 			from = *gl.AllowedRoutes.Namespaces.From
 		}
 		return from == gwapiv1.NamespacesFromAll || ns == g.Namespace
+	}
+	return false
+}
+
+// allowsKind reports whether listener l of gateway g admits routes of kind
+// (allowedRoutes.kinds; an HTTP listener admits HTTPRoute and GRPCRoute by
+// default).
+func allowsKind(g *gwapiv1.Gateway, l string, kind string) bool {
+	for i := range g.Spec.Listeners {
+		gl := &g.Spec.Listeners[i]
+		if string(gl.Name) != l {
+			continue
+		}
+		if gl.AllowedRoutes == nil || len(gl.AllowedRoutes.Kinds) == 0 {
+			return kind == KindHTTPRoute || kind == KindGRPCRoute
+		}
+		for _, rk := range gl.AllowedRoutes.Kinds {
+			if string(rk.Kind) == kind && (rk.Group == nil || *rk.Group == gwapiv1.GroupName) {
+				return true
+			}
+		}
 	}
 	return false
 }

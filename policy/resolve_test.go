@@ -234,8 +234,8 @@ spec:
   gatewayClassName: eg
   addresses: [{type: IPAddress, value: 10.0.0.1}]
   listeners:
-  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: GRPCRoute}]}}
-`, []string{`Gateway/default/gw: spec.addresses: not supported`, `spec.listeners[0].allowedRoutes.kinds[0]: unsupported value "GRPCRoute": allowed HTTPRoute`}},
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: TCPRoute}]}}
+`, []string{`Gateway/default/gw: spec.addresses: not supported`, `spec.listeners[0].allowedRoutes.kinds[0]: unsupported value "TCPRoute": allowed HTTPRoute, GRPCRoute`}},
 		{"duplicate rule names and default gateways", gatewayYAML + `
 ---
 apiVersion: gateway.networking.k8s.io/v1

@@ -8,27 +8,54 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// route attaches h to the listeners its parentRefs select, as Gateway API
-// defines it: sectionName and port narrow the listeners, allowedRoutes must
-// admit the route's namespace, and the hostnames must intersect.
+// route checks h and attaches it to the listeners its parentRefs select.
 func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 	e := v.errs("HTTPRoute", h)
 	if h.Spec.UseDefaultGateways != "" {
 		e.add("spec.useDefaultGateways", "not supported: name the Gateway in parentRefs")
 	}
-	backends := make([][]*Backend, len(h.Spec.Rules))
-	names := map[string]int{}
+	refs := make([][]gwapiv1.BackendRef, len(h.Spec.Rules))
 	for i := range h.Spec.Rules {
-		if n := h.Spec.Rules[i].Name; n != nil {
+		for _, b := range h.Spec.Rules[i].BackendRefs {
+			refs[i] = append(refs[i], b.BackendRef)
+		}
+	}
+	backends := v.routeBackends(v.routes[routeKey{"HTTPRoute", nn(h)}], refs, e)
+	v.attachRoute(v.routes[routeKey{"HTTPRoute", nn(h)}], h.Spec.Hostnames, e, func() []*Rule {
+		out := make([]*Rule, len(h.Spec.Rules))
+		for i := range h.Spec.Rules {
+			out[i] = &Rule{Index: i, Name: (*string)(h.Spec.Rules[i].Name), Spec: &h.Spec.Rules[i], Backends: backends[i]}
+		}
+		return out
+	})
+}
+
+// routeBackends checks the rule names of x (unique) and resolves each
+// rule's backendRefs (refs[i] for spec.rules[i]).
+func (v *resolver) routeBackends(x *xRoute, refs [][]gwapiv1.BackendRef, e errs) [][]*Backend {
+	out := make([][]*Backend, len(refs))
+	names := map[string]int{}
+	for i := range refs {
+		if n := x.ruleNames[i]; n != nil {
 			if prev, dup := names[string(*n)]; dup {
 				e.add(fmt.Sprintf("spec.rules[%d].name", i), "duplicate rule name %q: also spec.rules[%d]", *n, prev)
 			}
 			names[string(*n)] = i
 		}
-		backends[i] = v.ruleBackends(h, i, e)
+		out[i] = v.ruleBackends(x.obj.GetNamespace(), refs[i], fmt.Sprintf("spec.rules[%d]", i), e)
 	}
-	for pi := range h.Spec.ParentRefs {
-		p := &h.Spec.ParentRefs[pi]
+	return out
+}
+
+// attachRoute attaches an HTTP-listener route (HTTPRoute, GRPCRoute) to the
+// listeners its parentRefs select, as Gateway API defines it: sectionName
+// and port narrow the listeners, allowedRoutes must admit the route's
+// namespace and kind, and the hostnames must intersect. rules builds the
+// model's rules afresh for each listener (each gets its own policy).
+func (v *resolver) attachRoute(x *xRoute, hostnames []gwapiv1.Hostname, e errs, rules func() []*Rule) {
+	ns := x.obj.GetNamespace()
+	for pi := range x.parents {
+		p := &x.parents[pi]
 		path := fmt.Sprintf("spec.parentRefs[%d]", pi)
 		if p.Group != nil && *p.Group != gwapiv1.GroupName {
 			e.add(path+".group", "unsupported value %q: allowed %s", *p.Group, gwapiv1.GroupName)
@@ -38,7 +65,7 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 			e.add(path+".kind", "unsupported value %q: allowed Gateway", *p.Kind)
 			continue
 		}
-		gwNN := nnOf(h.Namespace, p.Namespace, string(p.Name))
+		gwNN := nnOf(ns, p.Namespace, string(p.Name))
 		if v.isForeign(gwNN) {
 			continue
 		}
@@ -60,24 +87,24 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 			if (p.SectionName != nil && string(*p.SectionName) != l.Name) || (p.Port != nil && int32(*p.Port) != l.Port) {
 				continue
 			}
-			if !allowsRoute(g, l.Name, h.Namespace) {
-				refused = fmt.Sprintf("listener %q does not allow routes from namespace %q (allowedRoutes)", l.Name, h.Namespace)
+			if !allowsRoute(g, l.Name, ns) {
+				refused = fmt.Sprintf("listener %q does not allow routes from namespace %q (allowedRoutes)", l.Name, ns)
 				continue
 			}
-			if v.attachedTo(routeKey{"HTTPRoute", nn(h)}, l) {
+			if !allowsKind(g, l.Name, x.kind) {
+				refused = fmt.Sprintf("listener %q does not allow %s (allowedRoutes.kinds)", l.Name, x.kind)
+				continue
+			}
+			if v.attachedTo(x.key(), l) {
 				attached++ // an earlier parentRef already attached it here
 				continue
 			}
-			hosts, ok := intersectHostnames(l.Hostname, h.Spec.Hostnames)
+			hosts, ok := intersectHostnames(l.Hostname, hostnames)
 			if !ok {
 				refused = fmt.Sprintf("no route hostname matches listener %q hostname %q", l.Name, *l.Hostname)
 				continue
 			}
-			mr := &Route{Kind: "HTTPRoute", Name: nn(h), Hostnames: hosts}
-			for i := range h.Spec.Rules {
-				mr.Rules = append(mr.Rules, &Rule{Index: i, Name: (*string)(h.Spec.Rules[i].Name), Spec: &h.Spec.Rules[i], Backends: backends[i]})
-			}
-			v.attach(gwNN, l, p, mr)
+			v.attach(gwNN, l, p, &Route{Kind: x.kind, Name: nn(x.obj), Hostnames: hosts, Rules: rules()})
 			attached++
 		}
 		if attached == 0 {

@@ -51,8 +51,8 @@ func (x *xRoute) ruleList() string {
 	return strings.Join(n, ", ")
 }
 
-// xRoutes lists every route read, HTTPRoutes first, each kind in input
-// order.
+// xRoutes lists every route read, HTTPRoutes first, then GRPCRoutes, each
+// kind in input order.
 func xRoutes(r *Resources) []*xRoute {
 	var out []*xRoute
 	for _, h := range r.HTTPRoutes {
@@ -62,10 +62,17 @@ func xRoutes(r *Resources) []*xRoute {
 		}
 		out = append(out, x)
 	}
+	for _, g := range r.GRPCRoutes {
+		x := &xRoute{kind: "GRPCRoute", obj: g, parents: g.Spec.ParentRefs}
+		for i := range g.Spec.Rules {
+			x.ruleNames = append(x.ruleNames, g.Spec.Rules[i].Name)
+		}
+		out = append(out, x)
+	}
 	return out
 }
 
 // readRouteKinds are the route kinds btp reads and policies may target.
-var readRouteKinds = []string{"HTTPRoute"}
+var readRouteKinds = []string{"HTTPRoute", "GRPCRoute"}
 
 func isReadRouteKind(k string) bool { return in(k, readRouteKinds...) }
