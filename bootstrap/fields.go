@@ -122,7 +122,7 @@ var supported = fieldSet(
 	"rateLimit.global.rules[].clientSelectors[].queryParams[].invert",
 	"rateLimit.local", "rateLimit.local.rules",
 	"rateLimit.local.rules[].limit", "rateLimit.local.rules[].limit.requests", "rateLimit.local.rules[].limit.unit",
-	"rateLimit.local.rules[].shared",
+	"rateLimit.local.rules[].shared", "rateLimit.local.rules[].shadowMode",
 	"rateLimit.local.rules[].cost", "rateLimit.local.rules[].cost.request",
 	"rateLimit.local.rules[].cost.request.from", "rateLimit.local.rules[].cost.request.number",
 	"rateLimit.local.rules[].clientSelectors",
@@ -135,6 +135,10 @@ var supported = fieldSet(
 	"rateLimit.local.rules[].clientSelectors[].path.value", "rateLimit.local.rules[].clientSelectors[].path.invert",
 	"rateLimit.local.rules[].clientSelectors[].sourceCIDR", "rateLimit.local.rules[].clientSelectors[].sourceCIDR.type",
 	"rateLimit.local.rules[].clientSelectors[].sourceCIDR.value", "rateLimit.local.rules[].clientSelectors[].sourceCIDR.invert",
+	"rateLimit.local.rules[].clientSelectors[].queryParams", "rateLimit.local.rules[].clientSelectors[].queryParams[].type",
+	"rateLimit.local.rules[].clientSelectors[].queryParams[].name",
+	"rateLimit.local.rules[].clientSelectors[].queryParams[].value",
+	"rateLimit.local.rules[].clientSelectors[].queryParams[].invert",
 
 	// perroute.go: enforced by the filter
 	"faultInjection", "faultInjection.delay", "faultInjection.delay.fixedDelay", "faultInjection.delay.percentage",

@@ -128,8 +128,9 @@ func localRateLimit(c *ruleCtx, l *egv1a1.LocalRateLimit) *config.RateLimit {
 	for i, r := range l.Rules {
 		rf := fmt.Sprintf("%s.rules[%d]", f, i)
 		cr := config.RateLimitRule{
-			Limit:  config.RateLimitValue{Requests: r.Limit.Requests, Unit: string(r.Limit.Unit)},
-			Shared: r.Shared,
+			Limit:      config.RateLimitValue{Requests: r.Limit.Requests, Unit: string(r.Limit.Unit)},
+			Shared:     r.Shared,
+			ShadowMode: r.ShadowMode,
 		}
 		if r.Cost != nil && r.Cost.Request != nil {
 			if r.Cost.Request.From != egv1a1.RateLimitCostFromNumber || r.Cost.Request.Number == nil {
@@ -165,6 +166,14 @@ func localRateLimit(c *ruleCtx, l *egv1a1.LocalRateLimit) *config.RateLimit {
 					t = &v
 				}
 				cs.SourceCIDR = &config.SourceMatch{Type: t, Value: sm.Value, Invert: sm.Invert}
+			}
+			for _, q := range sel.QueryParams {
+				var t *string
+				if q.Type != nil {
+					v := string(*q.Type)
+					t = &v
+				}
+				cs.QueryParams = append(cs.QueryParams, config.QueryParamMatch{Type: t, Name: q.Name, Value: q.Value, Invert: q.Invert})
 			}
 			cr.ClientSelectors = append(cr.ClientSelectors, cs)
 		}

@@ -39,7 +39,7 @@ func TestParseAnyForms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if c.Buffer.Limit != 4096 || c.RateLimit.Rules[0].Requests != 7 {
+		if c.Buffer.Limit != 4096 || c.RateLimit.Default.Requests != 7 {
 			t.Fatalf("%s: %+v", name, c)
 		}
 	}

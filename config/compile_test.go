@@ -46,6 +46,22 @@ func TestLoadErrors(t *testing.T) {
 			`clientSelectors[0]: empty selector`},
 		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Second"},"cost":{"request":{"from":"Metadata"}}}]}}}`,
 			`rateLimit.local.rules[0].cost.request.from: "Metadata" is not supported by the filter: allowed Number`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Second"}},{"limit":{"requests":2,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[1]: a second rule without clientSelectors (rules[0] is one)`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Second"},"shadowMode":true}]}}}`,
+			`rateLimit.local.rules[0].shadowMode: not allowed on the rule without clientSelectors`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":10,"unit":"Hour"}},{"clientSelectors":[{"methods":[{"value":"GET"}]}],"limit":{"requests":1,"unit":"Minute"}}]}}}`,
+			`rateLimit.local.rules[1].limit.unit: Minute is not a multiple of the default rule's unit (rules[0]: Hour)`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"path":{"value":"/a"}},{"path":{"value":"/b"}}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[0].clientSelectors[1].path: a second path match in one rule: allowed one per rule`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"queryParams":[{"name":"q"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[0].clientSelectors[0].queryParams[0].value: required (not empty) for type Exact`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"queryParams":[{"name":"q","type":"Distinct","invert":true}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`queryParams[0].invert: cannot be true for type Distinct`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"queryParams":[{"name":"q","type":"Prefix","value":"a"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`queryParams[0].type: unknown type "Prefix": allowed Exact, RegularExpression, Distinct`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"queryParams":[{"value":"a"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`queryParams[0].name: required`},
 		{`{"faultInjection":{}}`, `faultInjection: set delay, abort or both`},
 		{`{"faultInjection":{"delay":{"fixedDelay":"1.5s"}}}`, `faultInjection.delay.fixedDelay: invalid duration "1.5s"`},
 		{`{"faultInjection":{"delay":{"fixedDelay":"1s","percentage":101}}}`, `faultInjection.delay.percentage: 101 out of range: allowed 0 to 100`},
@@ -100,12 +116,12 @@ func TestLoadFullConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	r0 := c.RateLimit.Rules[0]
-	if !r0.Shared || !r0.Distinct || r0.Unit != time.Minute || r0.LimitHeader != "100" || r0.Selectors[0].Headers[0].Name != "x-user" ||
-		r0.Selectors[0].Source.Prefix.String() != "10.0.0.0/8" || r0.RequestCost != 1 {
-		t.Fatalf("rule 0: %+v", r0)
+	if !r0.Shared || !r0.Distinct || r0.Unit != time.Minute || r0.LimitHeader != "100" || r0.Match.Headers[0].Name != "x-user" ||
+		r0.Match.Source.Prefix.String() != "10.0.0.0/8" || r0.RequestCost != 1 || len(c.RateLimit.Rules) != 1 {
+		t.Fatalf("descriptor rule 0: %+v", r0)
 	}
-	if r1 := c.RateLimit.Rules[1]; r1.Distinct || r1.RequestCost != 2 || r1.Unit != time.Second {
-		t.Fatalf("rule 1: %+v", r1)
+	if d := c.RateLimit.Default; d == nil || d.Index != 1 || d.Distinct || d.RequestCost != 2 || d.Unit != time.Second {
+		t.Fatalf("default rule: %+v", d)
 	}
 	if f := c.Fault; f.Delay != 2*time.Second || f.DelayThreshold != Always/8 || f.AbortGRPC != 14 || f.AbortThreshold != Always {
 		t.Fatalf("fault: %+v", f)

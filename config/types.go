@@ -43,17 +43,29 @@ type RateLimitRule struct {
 	// Shared makes the rule's bucket(s) one across every route that carries
 	// the same rule (Envoy Gateway: shared across the Gateway's routes).
 	Shared *bool `json:"shared,omitempty"`
+	// ShadowMode counts the rule's limit but never refuses a request over it
+	// (Envoy's descriptor shadow_mode).
+	ShadowMode *bool `json:"shadowMode,omitempty"`
 }
 
 type RateLimitSelectCondition struct {
-	Headers    []HeaderMatch `json:"headers,omitempty"`
-	Methods    []MethodMatch `json:"methods,omitempty"`
-	Path       *PathMatch    `json:"path,omitempty"`
-	SourceCIDR *SourceMatch  `json:"sourceCIDR,omitempty"`
+	Headers     []HeaderMatch     `json:"headers,omitempty"`
+	Methods     []MethodMatch     `json:"methods,omitempty"`
+	Path        *PathMatch        `json:"path,omitempty"`
+	SourceCIDR  *SourceMatch      `json:"sourceCIDR,omitempty"`
+	QueryParams []QueryParamMatch `json:"queryParams,omitempty"`
 }
 
 // HeaderMatch.Type is Exact (default), RegularExpression or Distinct.
 type HeaderMatch struct {
+	Type   *string `json:"type,omitempty"`
+	Name   string  `json:"name"`
+	Value  *string `json:"value,omitempty"`
+	Invert *bool   `json:"invert,omitempty"`
+}
+
+// QueryParamMatch.Type is Exact (default), RegularExpression or Distinct.
+type QueryParamMatch struct {
 	Type   *string `json:"type,omitempty"`
 	Name   string  `json:"name"`
 	Value  *string `json:"value,omitempty"`

@@ -51,6 +51,11 @@ func (s *Stream) bufferBody(n int, endStream bool) Action {
 	}
 	if endStream {
 		s.buffering = false
+		if s.rl.pending {
+			if a, ok := s.rateLimitTake(nil, s.cfg.opts.Now()); ok {
+				return a
+			}
+		}
 		return Action{}
 	}
 	return Action{Kind: StopAndBuffer}

@@ -105,6 +105,7 @@ type Counter uint8
 const (
 	RateLimitOK Counter = iota
 	RateLimitOverLimit
+	RateLimitShadow
 	FaultDelays
 	FaultAborts
 	OverrideApplied
@@ -119,6 +120,7 @@ const (
 var counterNames = [NumCounters]string{
 	RateLimitOK:        "btp.ratelimit.ok",
 	RateLimitOverLimit: "btp.ratelimit.over_limit",
+	RateLimitShadow:    "btp.ratelimit.shadow",
 	FaultDelays:        "btp.fault.delays",
 	FaultAborts:        "btp.fault.aborts",
 	OverrideApplied:    "btp.override.applied",

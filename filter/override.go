@@ -40,10 +40,10 @@ func (s *Stream) override(status int) (Action, bool) {
 		if r == nil {
 			r = overrideFor(o.plan, status)
 		}
-		if s.rlRule != nil {
+		if s.rl.hdr.rs != nil {
 			// The client still learns its rate-limit state.
 			c := *r
-			c.Headers = s.rateLimitHeaderList()
+			c.Headers = s.rateLimitHeaderList(s.cfg.opts.Now())
 			r = &c
 		}
 		return s.reply(r), true

@@ -11,14 +11,20 @@ import (
 	"github.com/envoy-btp/envoy-btp/filter/bucket"
 )
 
-// rateLimit (type Local): the first rule whose clientSelectors all match
-// takes its cost from its bucket (one per rule, or one per distinct value
-// for Distinct selectors); an empty bucket answers 429. Buckets live in the
-// Go runtime the whole .so shares, so one limit holds across all of
-// Envoy's worker threads.
+// rateLimit (type Local), as Envoy Gateway renders it for Envoy's
+// local_ratelimit filter: every rule with clientSelectors is a descriptor,
+// the rule without is the route's default bucket. A request takes from
+// every descriptor it matches, lowest fill rate first, and is refused by
+// the first that is empty (unless that rule is in shadow mode, which lets it
+// through); only a request that matches no descriptor takes from the default
+// bucket. The x-ratelimit-* headers describe the bucket that refused the
+// request, else the first matched descriptor, else the default bucket.
+// Buckets live in the Go runtime the whole .so shares, so one limit holds
+// across all of Envoy's worker threads.
 
 type limiter struct {
-	rules []*ruleState
+	def   *ruleState   // nil: Envoy Gateway's implied default, which never refuses
+	rules []*ruleState // descriptor rules, lowest fill rate first
 }
 
 // ruleState is one rule's buckets.
@@ -38,92 +44,185 @@ var sharedRules struct {
 }
 
 func newRuleState(p *config.RulePlan, o *Options) *ruleState {
+	if p.Shared {
+		sharedRules.Lock()
+		defer sharedRules.Unlock()
+		if rs := sharedRules.m[p.Key]; rs != nil {
+			return rs
+		}
+	}
 	rs := &ruleState{plan: p, limit: bucket.NewLimit(uint64(p.Requests), p.Unit)}
 	if p.Distinct {
 		rs.table = bucket.NewTable(o.DistinctKeys)
 	} else {
 		rs.one = new(bucket.Bucket)
 	}
+	if p.Shared {
+		if sharedRules.m == nil {
+			sharedRules.m = make(map[string]*ruleState)
+		}
+		sharedRules.m[p.Key] = rs
+	}
 	return rs
 }
 
 func newLimiter(p *config.RateLimitPlan, o *Options) *limiter {
 	l := &limiter{rules: make([]*ruleState, len(p.Rules))}
+	if p.Default != nil {
+		l.def = newRuleState(p.Default, o)
+	}
 	for i := range p.Rules {
-		rp := &p.Rules[i]
-		if !rp.Shared {
-			l.rules[i] = newRuleState(rp, o)
-			continue
-		}
-		sharedRules.Lock()
-		if sharedRules.m == nil {
-			sharedRules.m = make(map[string]*ruleState)
-		}
-		rs := sharedRules.m[rp.Key]
-		if rs == nil {
-			rs = newRuleState(rp, o)
-			sharedRules.m[rp.Key] = rs
-		}
-		sharedRules.Unlock()
-		l.rules[i] = rs
+		l.rules[i] = newRuleState(&p.Rules[i], o)
 	}
 	return l
 }
 
 var limitedBody = "local_rate_limited"
 
-func (s *Stream) rateLimit(req Request, now int64) (Action, bool) {
+// rlTake is one bucket a request takes from.
+type rlTake struct {
+	rs *ruleState
+	b  *bucket.Bucket
+}
+
+// rlState is a stream's rate-limit outcome.
+type rlState struct {
+	matched [4]rlTake // the descriptors the request matched, in take order
+	n       int
+	more    []rlTake // past len(matched); rare
+	pending bool     // matched, not taken yet: the request body is still coming
+	taken   int      // how many of the matches were taken from (response cost)
+
+	// The bucket the x-ratelimit-* headers describe; hdr == nil with
+	// unlimited set means Envoy Gateway's implied default.
+	hdr       rlTake
+	unlimited bool
+}
+
+func (r *rlState) add(t rlTake) {
+	if r.n < len(r.matched) {
+		r.matched[r.n] = t
+	} else {
+		r.more = append(r.more, t)
+	}
+	r.n++
+}
+
+func (r *rlState) at(i int) *rlTake {
+	if i < len(r.matched) {
+		return &r.matched[i]
+	}
+	return &r.more[i-len(r.matched)]
+}
+
+// rateLimitMatch finds the descriptors the request matches. Envoy Gateway
+// runs the local rate limit after the request buffer, so a request whose
+// body is still coming takes its tokens only once the body is complete
+// (and a 413 costs none).
+func (s *Stream) rateLimitMatch(req Request, now int64) (Action, bool) {
 	l := s.cfg.limiter
 	if l == nil {
 		return Action{}, false
 	}
-	var m matchState
+	m := matchState{decoded: &s.qbuf}
 	for _, rs := range l.rules {
-		b := m.match(rs, req, s, now)
-		if b == nil {
+		if b := m.match(rs, req, now); b != nil {
+			s.rl.add(rlTake{rs, b})
+		}
+	}
+	if s.buffering {
+		s.rl.pending = true
+		return Action{}, false
+	}
+	return s.rateLimitTake(req, now)
+}
+
+// rateLimitTake takes the request's tokens (Envoy's LocalRateLimiterImpl:
+// each matched descriptor in fill-rate order, the default bucket only when
+// none matched).
+func (s *Stream) rateLimitTake(req Request, now int64) (Action, bool) {
+	s.rl.pending = false
+	l := s.cfg.limiter
+	if s.rl.n == 0 {
+		if l.def == nil {
+			s.rl.unlimited = true
+			s.cfg.inc(RateLimitOK)
+			return Action{}, false
+		}
+		s.rl.add(rlTake{l.def, l.def.one})
+	}
+	for i := 0; i < s.rl.n; i++ {
+		t := s.rl.at(i)
+		if ok, _, _ := t.b.Take(&t.rs.limit, now, t.rs.plan.RequestCost); ok {
+			s.rl.taken = i + 1
 			continue
 		}
-		ok, remaining, reset := b.Take(&rs.limit, now, rs.plan.RequestCost)
-		s.rlRule, s.rlBucket, s.rlRemaining, s.rlAdmitted = rs, b, remaining, ok
-		s.rlResetSec = int64((reset + 999_999_999) / 1_000_000_000)
-		if ok {
-			s.cfg.inc(RateLimitOK)
+		s.rl.hdr = *t
+		if t.rs.plan.Shadow {
+			s.cfg.inc(RateLimitShadow)
 			return Action{}, false
 		}
 		s.cfg.inc(RateLimitOverLimit)
 		r := &Reply{Status: 429, GRPCStatus: -1, Body: limitedBody, ContentType: "text/plain",
-			Headers: s.rateLimitHeaderList(), Details: "local_rate_limited"}
+			Headers: s.rateLimitHeaderList(now), Details: "local_rate_limited"}
 		if s.isGRPC(req) {
 			r.GRPCStatus, r.ContentType = 14, "" // UNAVAILABLE, as Envoy's local rate limit
 		}
 		return s.reply(r), true
 	}
+	s.rl.hdr = s.rl.matched[0]
+	s.cfg.inc(RateLimitOK)
 	return Action{}, false
 }
 
-func (s *Stream) rateLimitHeaderList() [][2]string {
+// rateLimitState is the state the x-ratelimit-* headers report, read when
+// they are written, as Envoy's filter reads it in encodeHeaders.
+func (s *Stream) rateLimitState(now int64) (limit string, remaining, resetSec int64) {
+	t := &s.rl.hdr
+	rem, next := t.b.State(&t.rs.limit, now)
+	ms := int64(next) / 1e6 // Envoy: whole milliseconds, then seconds rounded up
+	return t.rs.plan.LimitHeader, rem, (ms + 999) / 1000
+}
+
+func (s *Stream) rateLimitHeaderList(now int64) [][2]string {
+	limit, rem, reset := s.rateLimitState(now)
 	return [][2]string{
-		{"x-ratelimit-limit", s.rlRule.plan.LimitHeader},
-		{"x-ratelimit-remaining", strconv.FormatInt(s.rlRemaining, 10)},
-		{"x-ratelimit-reset", strconv.FormatInt(s.rlResetSec, 10)},
+		{"x-ratelimit-limit", limit},
+		{"x-ratelimit-remaining", strconv.FormatInt(rem, 10)},
+		{"x-ratelimit-reset", strconv.FormatInt(reset, 10)},
 	}
 }
 
 func (s *Stream) rateLimitResponseHeaders(resp ResponseHeaders) {
-	if s.rlRule == nil {
-		return
+	switch {
+	case s.rl.unlimited:
+		resp.SetHeader("x-ratelimit-limit", config.UnlimitedHeader)
+		resp.SetHeader("x-ratelimit-remaining", config.UnlimitedHeader)
+		resp.SetHeader("x-ratelimit-reset", "0")
+	case s.rl.hdr.rs != nil:
+		limit, rem, reset := s.rateLimitState(s.cfg.opts.Now())
+		resp.SetHeader("x-ratelimit-limit", limit)
+		resp.SetHeader("x-ratelimit-remaining", s.fmtInt(0, rem))
+		resp.SetHeader("x-ratelimit-reset", s.fmtInt(24, reset))
 	}
-	resp.SetHeader("x-ratelimit-limit", s.rlRule.plan.LimitHeader)
-	resp.SetHeader("x-ratelimit-remaining", s.fmtInt(0, s.rlRemaining))
-	resp.SetHeader("x-ratelimit-reset", s.fmtInt(24, s.rlResetSec))
 }
 
-// rateLimitComplete takes the response cost of an admitted request.
+// rateLimitComplete takes the response cost from the buckets the request
+// took from.
 func (s *Stream) rateLimitComplete() {
-	if s.rlRule == nil || !s.rlAdmitted || s.rlRule.plan.ResponseCost == 0 {
+	if s.rl.taken == 0 {
 		return
 	}
-	s.rlBucket.Charge(&s.rlRule.limit, s.cfg.opts.Now(), s.rlRule.plan.ResponseCost)
+	var now int64
+	for i := 0; i < s.rl.taken; i++ {
+		t := s.rl.at(i)
+		if c := t.rs.plan.ResponseCost; c > 0 {
+			if now == 0 {
+				now = s.cfg.opts.Now()
+			}
+			t.b.Charge(&t.rs.limit, now, c)
+		}
+	}
 }
 
 // matchState caches what rules fetched from the request, so several rules
@@ -139,6 +238,10 @@ type matchState struct {
 	keyLen     int
 	keyParts   int
 	keyOver    []byte // for keys longer than key
+	// decoded holds a percent-decoded query parameter value. It lives in
+	// the Stream (on the heap already): a value handed to regexp escapes,
+	// and matchState must stay on the stack.
+	decoded *[128]byte
 }
 
 func (m *matchState) getMethod(req Request) string {
@@ -148,13 +251,11 @@ func (m *matchState) getMethod(req Request) string {
 	return m.method
 }
 
+// getPath is the whole :path, query included: Envoy Gateway matches
+// paths with a header matcher on ":path".
 func (m *matchState) getPath(req Request) string {
 	if !m.havePath {
-		p := req.Path()
-		if i := strings.IndexByte(p, '?'); i >= 0 {
-			p = p[:i]
-		}
-		m.path, m.havePath = p, true
+		m.path, m.havePath = req.Path(), true
 	}
 	return m.path
 }
@@ -209,12 +310,10 @@ func (m *matchState) keyString() string {
 
 // match returns the bucket the request takes from under rule rs, or nil
 // when the rule does not apply.
-func (m *matchState) match(rs *ruleState, req Request, s *Stream, now int64) *bucket.Bucket {
+func (m *matchState) match(rs *ruleState, req Request, now int64) *bucket.Bucket {
 	m.keyLen, m.keyParts, m.keyOver = 0, 0, nil
-	for i := range rs.plan.Selectors {
-		if !m.selector(&rs.plan.Selectors[i], req) {
-			return nil
-		}
+	if !m.selector(&rs.plan.Match, req) {
+		return nil
 	}
 	if rs.table == nil {
 		return rs.one
@@ -262,7 +361,7 @@ func (m *matchState) selector(sp *config.SelectorPlan, req Request) bool {
 		case config.MatchExact:
 			ok = path == p.Value
 		case config.MatchPrefix:
-			ok = p.Value == "/" || strings.HasPrefix(path, p.Value) && (len(path) == len(p.Value) || path[len(p.Value)] == '/')
+			ok = p.Value == "/" || strings.HasPrefix(path, p.Value) && prefixEnds(path, len(p.Value))
 		case config.MatchRegex:
 			ok = p.Regex.MatchString(path)
 		}
@@ -280,5 +379,122 @@ func (m *matchState) selector(sp *config.SelectorPlan, req Request) bool {
 			m.addAddrKey(addr)
 		}
 	}
+	for i := range sp.Query {
+		q := &sp.Query[i]
+		v, ok := m.queryParam(m.getPath(req), q.Name)
+		switch q.Kind {
+		case config.MatchDistinct:
+			if !ok {
+				return false
+			}
+			m.addKey(unsafe.Slice(unsafe.StringData(v), len(v)))
+		case config.MatchExact:
+			if (ok && v == q.Value) == q.Invert {
+				return false
+			}
+		case config.MatchRegex:
+			if (ok && q.Regex.MatchString(v)) == q.Invert {
+				return false
+			}
+		}
+	}
 	return true
+}
+
+// prefixEnds reports whether a Gateway API PathPrefix of length n ends a
+// segment of path: Envoy Gateway's regex prefix(/.*|\?.*|#.*|;.*|$).
+func prefixEnds(path string, n int) bool {
+	if n == len(path) {
+		return true
+	}
+	switch path[n] {
+	case '/', '?', '#', ';':
+		return true
+	}
+	return false
+}
+
+// queryParam returns the first value of query parameter name in path,
+// names and values percent-decoded as Envoy's parseAndDecodeQueryString
+// does. The value may alias m.decoded: it is valid until the next call.
+func (m *matchState) queryParam(path, name string) (string, bool) {
+	i := strings.IndexByte(path, '?')
+	if i < 0 {
+		return "", false
+	}
+	q := path[i+1:]
+	for len(q) > 0 {
+		param := q
+		if j := strings.IndexByte(q, '&'); j >= 0 {
+			param, q = q[:j], q[j+1:]
+		} else {
+			q = ""
+		}
+		k, v := param, ""
+		if j := strings.IndexByte(param, '='); j >= 0 {
+			k, v = param[:j], param[j+1:]
+		}
+		if !decodedEquals(k, name) {
+			continue
+		}
+		if strings.IndexByte(v, '%') < 0 {
+			return v, true
+		}
+		buf := m.decoded[:0]
+		if len(v) > cap(buf) {
+			buf = make([]byte, 0, len(v))
+		}
+		buf = percentDecode(buf, v)
+		return unsafe.String(unsafe.SliceData(buf), len(buf)), true
+	}
+	return "", false
+}
+
+// percentDecode appends s with %XX sequences decoded, exactly as Envoy's
+// PercentEncoding::decode (which leaves a '%' in the last two bytes alone,
+// and '+' as it is).
+func percentDecode(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// decodedEquals compares percent-decoded s with want without allocating.
+func decodedEquals(s, want string) bool {
+	if strings.IndexByte(s, '%') < 0 {
+		return s == want
+	}
+	j := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		if j >= len(want) || want[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(want)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,13 @@ func TestRateLimitBasicAndHeaders(t *testing.T) {
 		wantKind(t, "allowed", s.OnRequestHeaders(newReq("GET", "/"), true), Continue)
 		resp := newResp()
 		wantKind(t, "response", s.OnResponseHeaders(200, resp), Continue)
-		want := map[string]string{"x-ratelimit-limit": "3", "x-ratelimit-remaining": strconv.Itoa(2 - i), "x-ratelimit-reset": "1"}
+		// Envoy's x-ratelimit-reset is the wait for the next token: 0
+		// while tokens remain.
+		reset := "0"
+		if i == 2 {
+			reset = "1" // 1/3 s, rounded up
+		}
+		want := map[string]string{"x-ratelimit-limit": "3", "x-ratelimit-remaining": strconv.Itoa(2 - i), "x-ratelimit-reset": reset}
 		for k, v := range want {
 			if resp.headers[k] != v {
 				t.Fatalf("request %d: %s = %q, want %q", i, k, resp.headers[k], v)
@@ -26,10 +33,7 @@ func TestRateLimitBasicAndHeaders(t *testing.T) {
 	}
 	s := c.NewStream()
 	r := wantReply(t, "4th", s.OnRequestHeaders(newReq("GET", "/"), true), 429)
-	h := map[string]string{}
-	for _, kv := range r.Headers {
-		h[kv[0]] = kv[1]
-	}
+	h := replyHeaders(r)
 	if h["x-ratelimit-limit"] != "3" || h["x-ratelimit-remaining"] != "0" || h["x-ratelimit-reset"] != "1" {
 		t.Fatalf("429 headers %v", r.Headers)
 	}
@@ -88,7 +92,10 @@ func TestRateLimitSelectors(t *testing.T) {
 		{"path prefix segment", `{"path":{"value":"/api"}}`, get(), rq{"GET", "/api", "1.1.1.1:1", nil}, true},
 		{"path prefix not partial segment", `{"path":{"value":"/ap"}}`, get(), get(), false},
 		{"path prefix ignores query", `{"path":{"type":"PathPrefix","value":"/api/"}}`, rq{"GET", "/api/x?y=1", "1.1.1.1:1", nil}, rq{"GET", "/api?z", "1.1.1.1:1", nil}, true},
-		{"path exact", `{"path":{"type":"Exact","value":"/api/v1"}}`, get(), rq{"GET", "/api/v1?q", "1.1.1.1:1", nil}, true},
+		{"path exact", `{"path":{"type":"Exact","value":"/api/v1"}}`, get(), get(), true},
+		{"path exact sees the query, as :path does", `{"path":{"type":"Exact","value":"/api/v1"}}`, get(), rq{"GET", "/api/v1?q", "1.1.1.1:1", nil}, false},
+		{"path prefix ends at ;", `{"path":{"value":"/api/v1"}}`, get(), rq{"GET", "/api/v1;x", "1.1.1.1:1", nil}, true},
+		{"path regex on the whole :path", `{"path":{"type":"RegularExpression","value":"/api/v1"}}`, get(), rq{"GET", "/api/v1?q", "1.1.1.1:1", nil}, false},
 		{"path exact no match", `{"path":{"type":"Exact","value":"/api"}}`, get(), get(), false},
 		{"path regex", `{"path":{"type":"RegularExpression","value":"/api/v[0-9]+"}}`, get(), rq{"GET", "/api/v22", "1.1.1.1:1", nil}, true},
 		{"path inverted", `{"path":{"value":"/admin","invert":true}}`, get(), get(), true},
@@ -102,6 +109,16 @@ func TestRateLimitSelectors(t *testing.T) {
 		{"source distinct ipv4-mapped is the same client", `{"sourceCIDR":{"type":"Distinct","value":"10.0.0.0/8"}}`, rq{"GET", "/", "[::ffff:10.1.2.3]:80", nil}, rq{"GET", "/", "10.1.2.3:81", nil}, true},
 		{"source distinct without port", `{"sourceCIDR":{"type":"Distinct","value":"10.0.0.0/8"}}`, rq{"GET", "/", "10.1.2.3", nil}, rq{"GET", "/", "10.1.2.3:81", nil}, true},
 		{"source unparsable never matches", `{"sourceCIDR":{"type":"Distinct","value":"0.0.0.0/0"}}`, rq{"GET", "/", "pipe:/x", nil}, rq{"GET", "/", "pipe:/x", nil}, false},
+		{"query exact", `{"queryParams":[{"name":"tier","value":"gold"}]}`, rq{"GET", "/x?tier=gold", "1.1.1.1:1", nil}, rq{"GET", "/y?a=1&tier=gold&tier=x", "1.1.1.1:1", nil}, true},
+		{"query exact first value only", `{"queryParams":[{"name":"tier","value":"gold"}]}`, rq{"GET", "/x?tier=gold", "1.1.1.1:1", nil}, rq{"GET", "/x?tier=x&tier=gold", "1.1.1.1:1", nil}, false},
+		{"query percent-decoded", `{"queryParams":[{"name":"t r","value":"a&b"}]}`, rq{"GET", "/x?t%20r=a%26b", "1.1.1.1:1", nil}, rq{"GET", "/x?t%20r=a%26b", "1.1.1.1:1", nil}, true},
+		{"query missing", `{"queryParams":[{"name":"tier","value":"gold"}]}`, get(), get(), false},
+		{"query inverted, missing", `{"queryParams":[{"name":"tier","value":"gold","invert":true}]}`, get(), rq{"GET", "/x?tier=silver", "1.1.1.1:1", nil}, true},
+		{"query regex whole value", `{"queryParams":[{"name":"id","type":"RegularExpression","value":"[0-9]+"}]}`, rq{"GET", "/x?id=12", "1.1.1.1:1", nil}, rq{"GET", "/x?id=12a", "1.1.1.1:1", nil}, false},
+		{"query distinct same value", `{"queryParams":[{"name":"key","type":"Distinct"}]}`, rq{"GET", "/x?key=k1", "1.1.1.1:1", nil}, rq{"GET", "/y?key=k%31", "1.1.1.1:1", nil}, true},
+		{"query distinct other value", `{"queryParams":[{"name":"key","type":"Distinct"}]}`, rq{"GET", "/x?key=k1", "1.1.1.1:1", nil}, rq{"GET", "/x?key=k2", "1.1.1.1:1", nil}, false},
+		{"query distinct missing", `{"queryParams":[{"name":"key","type":"Distinct"}]}`, get(), get(), false},
+		{"query distinct empty value", `{"queryParams":[{"name":"key","type":"Distinct"}]}`, rq{"GET", "/x?key", "1.1.1.1:1", nil}, rq{"GET", "/x?key=", "1.1.1.1:1", nil}, true},
 		{"two selectors both must hold", `{"methods":[{"value":"GET"}]},{"path":{"value":"/other"}}`, get(), get(), false},
 		{"distinct header and source", `{"headers":[{"name":"x-user","type":"Distinct"}],"sourceCIDR":{"type":"Distinct","value":"0.0.0.0/0"}}`, get("x-user", "a"), rq{"GET", "/", "192.168.1.8:1", []string{"x-user", "a"}}, false},
 	}
@@ -122,17 +139,154 @@ func TestRateLimitSelectors(t *testing.T) {
 	}
 }
 
-func TestRateLimitFirstMatchingRuleDecides(t *testing.T) {
+// Envoy Gateway's local-ratelimit e2e case (test/e2e/tests/local_ratelimit.go,
+// SpecificUser): a selector-less limit of 10 is the default bucket, x-user-id
+// john has his own 3; john's 4th request is refused, and his requests do
+// not count towards the default bucket (always_consume_default_token_bucket
+// false), whatever the rule order.
+func TestRateLimitDescriptorAndDefault(t *testing.T) {
+	for _, order := range []string{"default first", "default last"} {
+		t.Run(order, func(t *testing.T) {
+			def := `{"limit":{"requests":10,"unit":"Hour"}}`
+			john := `{"clientSelectors":[{"headers":[{"name":"x-user-id","value":"john"}]}],"limit":{"requests":3,"unit":"Hour"}}`
+			rules := def + "," + john
+			if order == "default last" {
+				rules = john + "," + def
+			}
+			c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[`+rules+`]}}}`, newEnv().opts())
+			send := func(user string) (Action, *fakeResp) {
+				s := c.NewStream()
+				a := s.OnRequestHeaders(newReq("GET", "/", "x-user-id", user), true)
+				resp := newResp()
+				if a.Kind == Continue {
+					s.OnResponseHeaders(200, resp)
+				}
+				return a, resp
+			}
+			for i := 1; i <= 3; i++ {
+				a, resp := send("john")
+				wantKind(t, "john", a, Continue)
+				if got := resp.headers["x-ratelimit-limit"] + "/" + resp.headers["x-ratelimit-remaining"]; got != "3/"+strconv.Itoa(3-i) {
+					t.Fatalf("john %d: limit/remaining %s", i, got)
+				}
+			}
+			r := wantReply(t, "john 4th", func() Action { a, _ := send("john"); return a }(), 429)
+			if h := replyHeaders(r); h["x-ratelimit-limit"] != "3" || h["x-ratelimit-remaining"] != "0" || h["x-ratelimit-reset"] != "1200" {
+				t.Fatalf("john's 429 headers %v, want limit 3, remaining 0, reset 1200 (next token in 20 min)", h)
+			}
+			for i := 1; i <= 10; i++ {
+				a, resp := send("mike")
+				wantKind(t, "mike", a, Continue)
+				reset := "0"
+				if i == 10 {
+					reset = "360" // the bucket is empty: the next token in 6 minutes
+				}
+				if got := resp.headers["x-ratelimit-limit"] + "/" + resp.headers["x-ratelimit-remaining"] + "/" + resp.headers["x-ratelimit-reset"]; got != "10/"+strconv.Itoa(10-i)+"/"+reset {
+					t.Fatalf("mike %d: limit/remaining/reset %s", i, got)
+				}
+			}
+			wantReply(t, "mike 11th", func() Action { a, _ := send("mike"); return a }(), 429)
+		})
+	}
+}
+
+// When several descriptors match, Envoy takes from each, lowest fill rate
+// first, and stops at the first that refuses; the headers describe the
+// refusing bucket, else the first (slowest) one matched.
+func TestRateLimitSeveralDescriptors(t *testing.T) {
+	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[
+	  {"clientSelectors":[{"methods":[{"value":"GET"}]}],"limit":{"requests":4,"unit":"Second"}},
+	  {"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":2,"unit":"Minute"}}]}}}`, newEnv().opts())
+	send := func(user string) (Action, map[string]string) {
+		s := c.NewStream()
+		a := s.OnRequestHeaders(newReq("GET", "/", "x-user", user), true)
+		if a.Kind == SendReply {
+			return a, replyHeaders(a.Reply)
+		}
+		resp := newResp()
+		s.OnResponseHeaders(200, resp)
+		return a, resp.headers
+	}
+	for i := 1; i <= 2; i++ {
+		a, h := send("ann")
+		wantKind(t, "ann", a, Continue)
+		if h["x-ratelimit-limit"] != "2" {
+			t.Fatalf("ann %d: headers %v, want the 2/minute descriptor's (lowest fill rate)", i, h)
+		}
+	}
+	// ann's own bucket is empty: refused there, the GET bucket keeps its
+	// tokens (2 of 4 left).
+	if a, h := send("ann"); a.Kind != SendReply || h["x-ratelimit-limit"] != "2" {
+		t.Fatalf("ann 3rd: %v %v, want 429 from her 2/minute bucket", a.Kind, h)
+	}
+	for i := 1; i <= 2; i++ {
+		wantKind(t, "bob", func() Action { a, _ := send("bob" + strconv.Itoa(i)); return a }(), Continue)
+	}
+	// The GET bucket (4/second) is now empty: a new user is refused by it.
+	if a, h := send("carol"); a.Kind != SendReply || h["x-ratelimit-limit"] != "4" || h["x-ratelimit-remaining"] != "0" {
+		t.Fatalf("carol: %v %v, want 429 from the 4/second GET bucket", a.Kind, h)
+	}
+}
+
+// No rule without clientSelectors and no descriptor matched: Envoy
+// Gateway's implied default of 4294967295 per second answers, which Envoy
+// reports as limit and remaining 4294967295, reset 0
+// (local_ratelimit.go, HeaderInvertMatch).
+func TestRateLimitNothingMatched(t *testing.T) {
+	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[
+	  {"clientSelectors":[{"headers":[{"name":"x-user-id","value":"one"},{"name":"x-org-id","value":"test","invert":true}]}],"limit":{"requests":3,"unit":"Hour"}}]}}}`, newEnv().opts())
+	for i := 0; i < 5; i++ {
+		s := c.NewStream()
+		wantKind(t, "test org", s.OnRequestHeaders(newReq("GET", "/", "x-user-id", "one", "x-org-id", "test"), true), Continue)
+		resp := newResp()
+		s.OnResponseHeaders(200, resp)
+		if h := resp.headers; h["x-ratelimit-limit"] != "4294967295" || h["x-ratelimit-remaining"] != "4294967295" || h["x-ratelimit-reset"] != "0" {
+			t.Fatalf("headers %v", h)
+		}
+	}
+}
+
+// shadowMode (local_ratelimit.go, ShadowMode): the rule counts, the request
+// over it goes through all the same; btp.ratelimit.shadow says how often.
+func TestRateLimitShadowMode(t *testing.T) {
 	e := newEnv()
 	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[
-	  {"clientSelectors":[{"headers":[{"name":"x-tier","value":"gold"}]}],"limit":{"requests":5,"unit":"Minute"}},
-	  {"limit":{"requests":1,"unit":"Minute"}}]}}}`, e.opts())
-	for i := 0; i < 5; i++ {
-		wantKind(t, "gold", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-tier", "gold"), true), Continue)
+	  {"clientSelectors":[{"headers":[{"name":"x-user-id","value":"one"}]}],"limit":{"requests":3,"unit":"Hour"},"shadowMode":true}]}}}`, e.opts())
+	for i := 1; i <= 10; i++ {
+		s := c.NewStream()
+		wantKind(t, "shadowed", s.OnRequestHeaders(newReq("GET", "/", "x-user-id", "one"), true), Continue)
+		resp := newResp()
+		s.OnResponseHeaders(200, resp)
+		if want := strconv.Itoa(max(3-i, 0)); resp.headers["x-ratelimit-remaining"] != want {
+			t.Fatalf("request %d: remaining %q, want %s", i, resp.headers["x-ratelimit-remaining"], want)
+		}
 	}
-	wantReply(t, "gold 6th", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-tier", "gold"), true), 429)
-	wantKind(t, "other", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), Continue)
-	wantReply(t, "other 2nd", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 429)
+	if e.stats.get(RateLimitOK) != 3 || e.stats.get(RateLimitShadow) != 7 || e.stats.get(RateLimitOverLimit) != 0 {
+		t.Fatalf("ok=%d shadow=%d over=%d, want 3, 7, 0", e.stats.get(RateLimitOK), e.stats.get(RateLimitShadow), e.stats.get(RateLimitOverLimit))
+	}
+}
+
+// With requestBuffer, Envoy Gateway's local rate limit runs once the body
+// is complete: a body over the limit costs no token.
+func TestRateLimitAfterTheBuffer(t *testing.T) {
+	c := mustConfig(t, `{"requestBuffer":{"limit":"10"},"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}}}`, newEnv().opts())
+	s := c.NewStream()
+	wantKind(t, "headers", s.OnRequestHeaders(newReq("POST", "/"), false), StopAndBuffer)
+	wantReply(t, "body too large", s.OnRequestBody(11, false), 413)
+	s = c.NewStream()
+	wantKind(t, "headers", s.OnRequestHeaders(newReq("POST", "/"), false), StopAndBuffer)
+	wantKind(t, "body", s.OnRequestBody(5, true), Continue)
+	s = c.NewStream()
+	wantKind(t, "headers", s.OnRequestHeaders(newReq("POST", "/"), false), StopAndBuffer)
+	wantReply(t, "limited once the body is in", s.OnRequestTrailers(), 429)
+}
+
+func replyHeaders(r *Reply) map[string]string {
+	h := map[string]string{}
+	for _, kv := range r.Headers {
+		h[kv[0]] = kv[1]
+	}
+	return h
 }
 
 func TestRateLimitFetchesOnlyWhatRulesNeed(t *testing.T) {
@@ -156,8 +310,8 @@ func TestRateLimitCost(t *testing.T) {
 	s.OnStreamComplete(1)                                                      // response cost: 5 left
 	s = c.NewStream()
 	wantKind(t, "2nd", s.OnRequestHeaders(newReq("GET", "/"), true), Continue) // 2 left
-	if s.rlRemaining != 2 {
-		t.Fatalf("remaining %d, want 2", s.rlRemaining)
+	if _, rem, _ := s.rateLimitState(0); rem != 2 {
+		t.Fatalf("remaining %d, want 2", rem)
 	}
 	wantReply(t, "3rd", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 429)
 }
@@ -229,5 +383,28 @@ func TestRateLimitConcurrentSharedBucket(t *testing.T) {
 	}
 	if e.stats.get(RateLimitOK) != 1000 || e.stats.get(RateLimitOverLimit) != 3000 {
 		t.Fatalf("ok=%d over=%d", e.stats.get(RateLimitOK), e.stats.get(RateLimitOverLimit))
+	}
+}
+
+// Query parameter values longer than the stream's decode buffer still
+// decode (on the heap).
+func TestQueryParamLong(t *testing.T) {
+	var buf [128]byte
+	m := matchState{decoded: &buf}
+	long := strings.Repeat("%41", 100)
+	v, ok := m.queryParam("/p?x=1&k="+long+"&k=2", "k")
+	if !ok || v != strings.Repeat("A", 100) {
+		t.Fatalf("got %q %v", v, ok)
+	}
+	longer := strings.Repeat("%42", 200)
+	if v, ok := m.queryParam("/p?k="+longer, "k"); !ok || v != strings.Repeat("B", 200) {
+		t.Fatalf("got %q %v", v, ok)
+	}
+	// Envoy leaves a '%' in the last two bytes alone.
+	if v, _ := m.queryParam("/p?k=a%4", "k"); v != "a%4" {
+		t.Fatalf("got %q", v)
+	}
+	if _, ok := m.queryParam("/p", "k"); ok {
+		t.Fatal("no query, found")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/envoy-btp/envoy-btp/config"
-	"github.com/envoy-btp/envoy-btp/filter/bucket"
 )
 
 // Stream is the engine's state for one request. The zero value is unusable;
@@ -24,17 +23,13 @@ type Stream struct {
 
 	bodyBytes int64
 
-	// rate limit outcome, for the response headers and response cost
-	rlRule      *ruleState
-	rlBucket    *bucket.Bucket
-	rlAdmitted  bool
-	rlRemaining int64
-	rlResetSec  int64
+	rl rlState // rate limit outcome, for the response headers and response cost
 
 	retryCounted bool // the request was counted in the retry budget
 	attemptsSeen int  // x-envoy-attempt-count from the response, 0 if none
 
-	scratch [48]byte // header values formatted here (see package doc)
+	scratch [48]byte  // header values formatted here (see package doc)
+	qbuf    [128]byte // a percent-decoded query parameter (rate limit matching)
 }
 
 // NewStream starts a stream under this config.
@@ -98,7 +93,7 @@ func (s *Stream) afterDelay(req Request) Action {
 	if s.cfg.limiter != nil || s.cfg.budget != nil {
 		now = s.cfg.opts.Now()
 	}
-	if a, ok := s.rateLimit(req, now); ok {
+	if a, ok := s.rateLimitMatch(req, now); ok {
 		return a
 	}
 	s.retryHeaders(req, now)

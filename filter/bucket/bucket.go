@@ -63,6 +63,20 @@ func (b *Bucket) Take(l *Limit, now int64, n uint64) (ok bool, remaining int64, 
 	}
 }
 
+// State reports the whole tokens the bucket holds at now and, when it
+// holds none, the time until it holds one again (0 otherwise): what Envoy's
+// local rate limit sends as x-ratelimit-remaining and x-ratelimit-reset.
+func (b *Bucket) State(l *Limit, now int64) (remaining int64, next time.Duration) {
+	if l.capacity == 0 {
+		return 0, time.Duration(l.period)
+	}
+	debt := max(b.tat.Load()-now, 0) // time until the bucket is full
+	if remaining = (l.period - debt) / l.interval; remaining > 0 {
+		return min(remaining, int64(l.capacity)), 0
+	}
+	return 0, time.Duration(debt - l.period + l.interval)
+}
+
 // Charge takes n tokens whether or not the bucket holds them, leaving it at
 // worst empty (no debt beyond one Period). It is for costs known only after
 // the fact, such as a response cost.

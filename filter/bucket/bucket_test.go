@@ -109,3 +109,37 @@ func TestBucketRateUnderContention(t *testing.T) {
 		t.Fatalf("admitted/expected = %.4f, want within 1%%", ratio)
 	}
 }
+
+// State is what Envoy reports: whole tokens left, and the wait for the next
+// token only when none is left (x-ratelimit-reset 0 while tokens remain).
+func TestBucketState(t *testing.T) {
+	l := NewLimit(3, time.Hour) // one token per 20 minutes
+	var b Bucket
+	now := int64(7e9)
+	for i, want := range []int64{3, 2, 1, 0} {
+		rem, next := b.State(&l, now)
+		if rem != want {
+			t.Fatalf("after %d takes: remaining %d, want %d", i, rem, want)
+		}
+		if wantNext := time.Duration(0); want == 0 {
+			if next != 20*time.Minute {
+				t.Fatalf("empty bucket: next token in %v, want 20m", next)
+			}
+		} else if next != wantNext {
+			t.Fatalf("after %d takes: next %v, want 0 while tokens remain", i, next)
+		}
+		b.Take(&l, now, 1)
+	}
+	now += int64(5 * time.Minute)
+	if rem, next := b.State(&l, now); rem != 0 || next != 15*time.Minute {
+		t.Fatalf("5 minutes later: remaining %d next %v, want 0 and 15m", rem, next)
+	}
+	if rem, _ := b.State(&l, now+int64(24*time.Hour)); rem != 3 {
+		t.Fatalf("a day later: remaining %d, want the capacity 3", rem)
+	}
+	var none Bucket
+	zero := NewLimit(0, time.Second)
+	if rem, next := none.State(&zero, now); rem != 0 || next != time.Second {
+		t.Fatalf("zero limit: %d %v", rem, next)
+	}
+}

@@ -189,7 +189,9 @@ func TestRateLimit(t *testing.T) {
 		{"192.0.2.1:1000", "bob", 0, "1"}, // Distinct: bob has his own bucket
 		{"10.1.2.3:1000", "", 0, "0"},     // second rule: one an hour from 10.1/16
 		{"10.1.9.9:1000", "", 429, "0"},
-		{"192.0.2.1:1000", "", 0, ""}, // no rule matches: unlimited, no headers
+		// No rule matches: Envoy Gateway's implied default bucket of
+		// 4294967295 per second answers, with its headers.
+		{"192.0.2.1:1000", "", 0, "4294967295"},
 	}
 	for i, s := range steps {
 		var kv []string
@@ -603,7 +605,8 @@ func TestFetchesOnlyWhatRulesNeed(t *testing.T) {
 	}{
 		{"no rules", `{}`, nil, map[string]int{}, false, 0, 0},
 		{"header rule", userRule, []string{"x-user", "a"}, map[string]int{"x-user": 1}, false, 0, 1},
-		{"header rule, header missing", userRule, nil, map[string]int{"x-user": 1}, false, 0, 0},
+		// No rule matched: the implied default bucket's x-ratelimit-* are written.
+		{"header rule, header missing", userRule, nil, map[string]int{"x-user": 1}, false, 0, 1},
 		{"source rule", `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"value":"0.0.0.0/0"}}],"limit":{"requests":9,"unit":"Second"}}]}}}`,
 			nil, map[string]int{}, true, 0, 1},
 		{"retry", `{"retry":{"numRetries":1}}`, nil, map[string]int{":method": 1}, false, 1, 0},
