@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -37,7 +38,9 @@ type clusterTemplate struct {
 	hcPort   uint32                      // healthCheck.active.overrides.port
 	// http2 is set when the backend must speak HTTP/2 (GRPCRoute
 	// backends, gRPC health checks); protocolCluster's explicit choice wins.
+	// zonal groups endpoints into one locality per zone (zoneAware).
 	http2 bool
+	zonal bool
 }
 
 func (t *clusterTemplate) protocolOptions() *httpv3.HttpProtocolOptions {
@@ -138,21 +141,49 @@ func (t *clusterTemplate) build(name string, b *policy.Backend) *clusterv3.Clust
 	c := proto.Clone(t.cluster).(*clusterv3.Cluster)
 	c.Name = name
 	dns := false
-	lbs := make([]*endpointv3.LbEndpoint, 0, len(b.Endpoints))
+	var localities []*endpointv3.LocalityLbEndpoints
+	byZone := map[string]*endpointv3.LocalityLbEndpoints{}
 	for _, e := range b.Endpoints {
 		dns = dns || e.Hostname
 		ep := &endpointv3.Endpoint{Address: socketAddress(e.Address, e.Port)}
 		if t.hcPort != 0 {
 			ep.HealthCheckConfig = &endpointv3.Endpoint_HealthCheckConfig{PortValue: t.hcPort}
 		}
-		lbs = append(lbs, &endpointv3.LbEndpoint{
+		lb := &endpointv3.LbEndpoint{
 			HostIdentifier:      &endpointv3.LbEndpoint_Endpoint{Endpoint: ep},
 			LoadBalancingWeight: u32(1),
-		})
+		}
+		if e.Draining {
+			// An EndpointSlice endpoint that is terminating or not ready:
+			// Envoy Gateway keeps it, draining.
+			lb.HealthStatus = corev3.HealthStatus_DRAINING
+		}
+		zone := ""
+		if t.zonal {
+			zone = e.Zone
+		}
+		l := byZone[zone]
+		if l == nil {
+			l = &endpointv3.LocalityLbEndpoints{}
+			if t.zonal {
+				l.Locality = &corev3.Locality{Zone: zone}
+			}
+			byZone[zone] = l
+			localities = append(localities, l)
+		}
+		l.LbEndpoints = append(l.LbEndpoints, lb)
 	}
+	if len(localities) == 0 {
+		localities = []*endpointv3.LocalityLbEndpoints{{}}
+	}
+	// One locality per zone, sorted by zone, as Envoy Gateway's
+	// buildZonalLocalities does.
+	sort.SliceStable(localities, func(i, j int) bool {
+		return localities[i].GetLocality().GetZone() < localities[j].GetLocality().GetZone()
+	})
 	c.LoadAssignment = &endpointv3.ClusterLoadAssignment{
 		ClusterName: name,
-		Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
+		Endpoints:   localities,
 	}
 	if dns {
 		d := t.dns

@@ -22,6 +22,8 @@ var supported = fieldSet(
 	"targetSelectors[].matchExpressions", "targetSelectors[].matchExpressions[].key",
 	"targetSelectors[].matchExpressions[].operator", "targetSelectors[].matchExpressions[].values",
 	"mergeType",
+	// the policy package picks the cluster IPs for routingType: Service
+	"routingType",
 
 	// loadbalancer.go
 	"loadBalancer", "loadBalancer.type",
@@ -180,7 +182,7 @@ var supported = fieldSet(
 // notInSpec are Envoy Gateway v1.9.1 fields outside the BackendTrafficPolicy
 // spec envoy-btp implements; they get a specific message.
 var notInSpec = map[string]bool{
-	"bandwidthLimit": true, "admissionControl": true, "routingType": true,
+	"bandwidthLimit": true, "admissionControl": true,
 }
 
 func fieldSet(paths ...string) map[string]bool {

@@ -31,6 +31,7 @@ func loadBalancerCluster(c *ruleCtx, t *clusterTemplate) {
 	} else {
 		const f = "spec.loadBalancer"
 		locality := zoneAware(c, lb)
+		t.zonal = locality != nil
 		var slow *commonv3.SlowStartConfig
 		if lb.SlowStart != nil {
 			if lb.Type != egv1a1.LeastRequestLoadBalancerType && lb.Type != egv1a1.RoundRobinLoadBalancerType {

@@ -121,6 +121,7 @@ func (v *resolver) policies() {
 		}
 	}
 	a.effective()
+	a.routingTypes()
 	for _, p := range a.policies {
 		truncateAncestors(p)
 	}

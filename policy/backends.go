@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -56,9 +57,13 @@ func (v *resolver) ruleBackends(ns string, refs []gwapiv1.BackendRef, rulePath s
 	return out
 }
 
-// serviceEndpoints: a Service with a cluster IP is one static endpoint (the
-// IP and the service port); a headless one (no clusterIP or "None") is its
-// cluster DNS name; an ExternalName one is that name.
+// serviceEndpoints resolves a Service backend as Envoy Gateway routes to it
+// by default: the endpoints of the EndpointSlices labelled for the Service
+// (endpointslices.go). Without any EndpointSlice for it, btp falls back to
+// what the Service itself says: its cluster IP and the service port; a
+// headless one (no clusterIP or "None") is its cluster DNS name; an
+// ExternalName one is that name. The cluster IP is also kept for rules
+// whose policy says routingType: Service (routingtype.go).
 func (v *resolver) serviceEndpoints(b *Backend, path string, e errs) bool {
 	svc, ok := v.services[b.Name]
 	if !ok {
@@ -70,22 +75,38 @@ func (v *resolver) serviceEndpoints(b *Backend, path string, e errs) bool {
 		return false
 	}
 	var ports []string
-	found := false
-	for _, p := range svc.Spec.Ports {
+	var sp *corev1.ServicePort
+	for i, p := range svc.Spec.Ports {
 		ports = append(ports, fmt.Sprint(p.Port))
-		found = found || p.Port == b.Port
+		if p.Port == b.Port && sp == nil {
+			sp = &svc.Spec.Ports[i]
+		}
 	}
-	if !found {
+	if sp == nil {
 		e.add(path+".port", "port %d not found on Service %s: allowed %s", b.Port, b.Name, strings.Join(ports, ", "))
 		return false
 	}
-	switch ip := svc.Spec.ClusterIP; {
-	case svc.Spec.Type == "ExternalName":
+	ip := svc.Spec.ClusterIP
+	headless := ip == "" || ip == corev1.ClusterIPNone
+	if svc.Spec.Type != corev1.ServiceTypeExternalName && !headless {
+		b.serviceIP = []Endpoint{{Address: ip, Port: uint32(b.Port)}}
+	}
+	if slices := v.endpointSlices[b.Name]; len(slices) > 0 && svc.Spec.Type != corev1.ServiceTypeExternalName {
+		eps, err := sliceEndpoints(slices, sp)
+		if err != nil {
+			e.add(path+".name", "Service %s: %v", b.Name, err)
+			return false
+		}
+		b.Endpoints = eps
+		return true
+	}
+	switch {
+	case svc.Spec.Type == corev1.ServiceTypeExternalName:
 		b.Endpoints = []Endpoint{{Address: svc.Spec.ExternalName, Port: uint32(b.Port), Hostname: true}}
-	case ip == "" || ip == "None":
+	case headless:
 		b.Endpoints = []Endpoint{{Address: fmt.Sprintf("%s.%s.svc.cluster.local", b.Name.Name, b.Name.Namespace), Port: uint32(b.Port), Hostname: true}}
 	default:
-		b.Endpoints = []Endpoint{{Address: ip, Port: uint32(b.Port)}}
+		b.Endpoints = b.serviceIP
 	}
 	return true
 }

@@ -7,6 +7,7 @@ import (
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -48,6 +49,7 @@ var kindTable = []kind{
 	reads(egv1a1.GroupName, "BackendTrafficPolicy", func(r *Resources) *[]*egv1a1.BackendTrafficPolicy { return &r.Policies }),
 	reads(egv1a1.GroupName, "Backend", func(r *Resources) *[]*egv1a1.Backend { return &r.Backends }),
 	reads("", "Service", func(r *Resources) *[]*corev1.Service { return &r.Services }, "v1"),
+	reads(discoveryv1.GroupName, "EndpointSlice", func(r *Resources) *[]*discoveryv1.EndpointSlice { return &r.EndpointSlices }, "v1"),
 	reads("", "ConfigMap", func(r *Resources) *[]*corev1.ConfigMap { return &r.ConfigMaps }, "v1"),
 }
 

@@ -83,12 +83,22 @@ type Backend struct {
 	Port      int32
 	Weight    int32 // backendRef weight (default 1)
 	Endpoints []Endpoint
+	// serviceIP is a Service's cluster IP endpoint (nil for headless and
+	// ExternalName Services and for Backends): what a rule whose policy
+	// says routingType: Service routes to instead of Endpoints.
+	serviceIP []Endpoint
 }
 
 // Endpoint is an address Envoy connects to. Hostname endpoints (Service
-// without clusterIP, Backend fqdn) make the cluster resolve through DNS.
+// without clusterIP, Backend fqdn, FQDN EndpointSlices) make the cluster
+// resolve through DNS.
 type Endpoint struct {
 	Address  string
 	Port     uint32
 	Hostname bool
+	// Draining is an EndpointSlice endpoint that is terminating or not
+	// ready: Envoy Gateway keeps it with health status DRAINING.
+	Draining bool
+	// Zone is the EndpointSlice endpoint's zone, "" when unknown.
+	Zone string
 }

@@ -16,6 +16,7 @@ import (
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	k8sjson "sigs.k8s.io/json"
@@ -33,6 +34,7 @@ type Resources struct {
 	Backends       []*egv1a1.Backend
 	Services       []*corev1.Service
 	ConfigMaps     []*corev1.ConfigMap
+	EndpointSlices []*discoveryv1.EndpointSlice
 
 	// files maps Kind/namespace/name to the file it came from, so errors
 	// found after reading still name the file.

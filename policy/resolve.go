@@ -7,6 +7,7 @@ import (
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -21,6 +22,8 @@ type resolver struct {
 	services   map[types.NamespacedName]*corev1.Service
 	backends   map[types.NamespacedName]*egv1a1.Backend
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
+	// endpointSlices by the Service they are labelled for.
+	endpointSlices map[types.NamespacedName][]*discoveryv1.EndpointSlice
 
 	model *Model
 	// listeners by gateway and listener name.
@@ -58,16 +61,17 @@ func Resolve(r *Resources) (*Model, error) {
 // Resolve is the package-level Resolve with these options.
 func (o Options) Resolve(r *Resources) (*Model, error) {
 	v := &resolver{
-		r:           r,
-		gateways:    map[types.NamespacedName]*gwapiv1.Gateway{},
-		routes:      map[routeKey]*xRoute{},
-		services:    map[types.NamespacedName]*corev1.Service{},
-		backends:    map[types.NamespacedName]*egv1a1.Backend{},
-		configMaps:  map[types.NamespacedName]*corev1.ConfigMap{},
-		model:       &Model{},
-		listeners:   map[types.NamespacedName]map[string]*Listener{},
-		attachments: map[routeKey][]*attachment{},
-		foreign:     map[types.NamespacedName]bool{},
+		r:              r,
+		gateways:       map[types.NamespacedName]*gwapiv1.Gateway{},
+		routes:         map[routeKey]*xRoute{},
+		services:       map[types.NamespacedName]*corev1.Service{},
+		backends:       map[types.NamespacedName]*egv1a1.Backend{},
+		configMaps:     map[types.NamespacedName]*corev1.ConfigMap{},
+		endpointSlices: indexEndpointSlices(r.EndpointSlices),
+		model:          &Model{},
+		listeners:      map[types.NamespacedName]map[string]*Listener{},
+		attachments:    map[routeKey][]*attachment{},
+		foreign:        map[types.NamespacedName]bool{},
 	}
 	handled := v.handledGateways(o)
 	for _, g := range handled {

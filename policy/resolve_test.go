@@ -106,7 +106,7 @@ func TestResolveEndpoints(t *testing.T) {
 		got = append(got, *b)
 	}
 	want := []Backend{
-		{Kind: "Service", Name: nsn("web"), Port: 80, Weight: 1, Endpoints: []Endpoint{{Address: "10.0.0.5", Port: 80}}},
+		{Kind: "Service", Name: nsn("web"), Port: 80, Weight: 1, Endpoints: []Endpoint{{Address: "10.0.0.5", Port: 80}}, serviceIP: []Endpoint{{Address: "10.0.0.5", Port: 80}}},
 		{Kind: "Service", Name: nsn("headless"), Port: 8080, Weight: 3, Endpoints: []Endpoint{{Address: "headless.default.svc.cluster.local", Port: 8080, Hostname: true}}},
 		{Kind: "Backend", Name: nsn("ext"), Weight: 1, Endpoints: []Endpoint{{Address: "api.internal", Port: 9000, Hostname: true}, {Address: "10.1.1.1", Port: 9001}}},
 		{Kind: "Backend", Name: nsn("ext"), Port: 9001, Weight: 0, Endpoints: []Endpoint{{Address: "10.1.1.1", Port: 9001}}},

@@ -9,13 +9,13 @@ import (
 // btpSpecFields is every BackendTrafficPolicy spec field envoy-btp handles
 // (the spec in /work/shared/spec), plus compressor: Envoy Gateway's
 // replacement for the deprecated compression (same type), which its status
-// tells users to move to. Envoy Gateway's type has more (admissionControl,
-// bandwidthLimit, routingType, ...); those are errors here rather than
-// silently ignored.
+// tells users to move to; and routingType (routingtype.go). Envoy Gateway's
+// type has more (admissionControl, bandwidthLimit, ...); those are errors
+// here rather than silently ignored.
 var btpSpecFields = []string{
 	"circuitBreaker", "compression", "compressor", "connection", "dns", "faultInjection", "healthCheck",
 	"http2", "httpUpgrade", "loadBalancer", "mergeType", "proxyProtocol", "rateLimit",
-	"requestBuffer", "responseOverride", "retry", "targetRef", "targetRefs", "targetSelectors",
+	"requestBuffer", "responseOverride", "retry", "routingType", "targetRef", "targetRefs", "targetSelectors",
 	"tcpKeepalive", "telemetry", "timeout", "useClientProtocol",
 }
 
