@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -72,32 +73,70 @@ func (c *ruleCtx) backends(base string) {
 		c.route.Action = &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 500}}
 		return
 	}
-	t := c.template()
-	if t == nil {
-		return
+	// One template per upstream protocol the backends' appProtocols ask
+	// for; the first one reports the policy's errors, if any.
+	templates := map[upstreamProtocol]*clusterTemplate{}
+	template := func(b *policy.Backend) *clusterTemplate {
+		p := c.upstreamProtocol(b)
+		if templates[p] == nil {
+			templates[p] = c.template(p)
+		}
+		return templates[p]
+	}
+	for _, i := range live {
+		if template(c.rule.Backends[i]) == nil {
+			return
+		}
 	}
 	c.action = &routev3.RouteAction{}
 	if len(live) == 1 {
-		name := c.r.addCluster(t.build(base, c.rule.Backends[live[0]]))
+		b := c.rule.Backends[live[0]]
+		name := c.r.addCluster(template(b).build(base, b))
 		c.action.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: name}
 		return
 	}
 	wc := &routev3.WeightedCluster{}
 	for _, i := range live {
 		b := c.rule.Backends[i]
-		name := c.r.addCluster(t.build(fmt.Sprintf("%s/backend/%d", base, i), b))
+		name := c.r.addCluster(template(b).build(fmt.Sprintf("%s/backend/%d", base, i), b))
 		wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{Name: name, Weight: u32(uint32(b.Weight))})
 	}
 	c.action.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
 }
 
-// template applies every cluster-level field of the rule's policy once.
-func (c *ruleCtx) template() *clusterTemplate {
+// upstreamProtocol is what a backend asks of its cluster's protocol.
+type upstreamProtocol int
+
+const (
+	protocolDefault upstreamProtocol = iota
+	protocolHTTP2                    // h2c or gRPC
+	protocolHTTP1                    // WebSocket: forced to HTTP/1.1
+)
+
+// upstreamProtocol reads a backend's appProtocol as Envoy Gateway's
+// resolveBackendProtocol and shouldForceHTTP1Upstream do, for HTTPRoute
+// rules (a GRPCRoute's backends always speak gRPC).
+func (c *ruleCtx) upstreamProtocol(b *policy.Backend) upstreamProtocol {
+	if c.rule.GRPC != nil {
+		return protocolDefault
+	}
+	switch b.AppProtocol {
+	case "kubernetes.io/h2c", string(egv1a1.AppProtocolTypeH2C), "grpc":
+		return protocolHTTP2
+	case "kubernetes.io/ws", "kubernetes.io/wss", string(egv1a1.AppProtocolTypeWS), string(egv1a1.AppProtocolTypeWSS):
+		return protocolHTTP1
+	}
+	return protocolDefault
+}
+
+// template applies every cluster-level field of the rule's policy once
+// (per upstream protocol).
+func (c *ruleCtx) template(up upstreamProtocol) *clusterTemplate {
 	t := &clusterTemplate{cluster: &clusterv3.Cluster{
 		ConnectTimeout:                durationpb.New(defaultConnectTimeout),
 		PerConnectionBufferLimitBytes: u32(defaultConnBufferLimit),
 		IgnoreHealthOnHostRemoval:     true,
-	}, http2: c.rule.GRPC != nil}
+	}, http2: c.rule.GRPC != nil || up == protocolHTTP2}
 	before := len(*c.list)
 	loadBalancerCluster(c, t)
 	circuitBreakerCluster(c, t)
@@ -111,6 +150,16 @@ func (c *ruleCtx) template() *clusterTemplate {
 	connectionCluster(c, t)
 	if len(*c.list) > before {
 		return nil
+	}
+	if up == protocolHTTP1 && (c.spec.UseClientProtocol == nil || !*c.spec.UseClientProtocol) {
+		// WebSocket over HTTP/2 is rarely served: Envoy Gateway forces
+		// HTTP/1.1 here, over the policy's http2 and gRPC health checks.
+		t.http2 = false
+		t.protocolOptions().UpstreamProtocolOptions = &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
+			},
+		}
 	}
 	if t.http2 && (t.protocol == nil || t.protocol.UpstreamProtocolOptions == nil) {
 		t.protocolOptions().UpstreamProtocolOptions = &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{

@@ -86,6 +86,9 @@ func (v *resolver) serviceEndpoints(b *Backend, path string, e errs) bool {
 		e.add(path+".port", "port %d not found on Service %s: allowed %s", b.Port, b.Name, strings.Join(ports, ", "))
 		return false
 	}
+	if sp.AppProtocol != nil {
+		b.AppProtocol = *sp.AppProtocol
+	}
 	ip := svc.Spec.ClusterIP
 	headless := ip == "" || ip == corev1.ClusterIPNone
 	if svc.Spec.Type != corev1.ServiceTypeExternalName && !headless {

@@ -78,11 +78,14 @@ type Rule struct {
 
 // Backend is one backendRef resolved to endpoints.
 type Backend struct {
-	Kind      string // Service or Backend
-	Name      types.NamespacedName
-	Port      int32
-	Weight    int32 // backendRef weight (default 1)
-	Endpoints []Endpoint
+	Kind   string // Service or Backend
+	Name   types.NamespacedName
+	Port   int32
+	Weight int32 // backendRef weight (default 1)
+	// AppProtocol is the Service port's appProtocol ("" when unset), which
+	// tells Envoy Gateway the protocol to speak to it (h2c, grpc, ws, ...).
+	AppProtocol string
+	Endpoints   []Endpoint
 	// serviceIP is a Service's cluster IP endpoint (nil for headless and
 	// ExternalName Services and for Backends): what a rule whose policy
 	// says routingType: Service routes to instead of Endpoints.
