@@ -9,7 +9,7 @@ ENVOY ?= $(shell command -v envoy 2>/dev/null || echo $(VENV)/bin/envoy)
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e demo fuzz bench golden example
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e demo fuzz bench bench-load bench-instructions bench-baseline golden example
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -50,6 +50,32 @@ fuzz: ## fuzz the config parser briefly
 
 bench: ## benchmarks (numbers go in BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./filter/... ./lbhash/... ./plugin/...
+
+# bench-load: bare Envoy vs Envoy + the module vs Envoy's native filters,
+# interleaved (BENCHMARKS.md, "Native cost"). BENCHLOAD_FLAGS adds flags
+# (e.g. -rounds 15); BASELINE=<git revision> also measures the module built
+# from that revision (module-base), in the same rounds.
+BENCHLOAD_FLAGS ?=
+BASELINE ?=
+WITH_BASELINE = -baseline $(CURDIR)/$(OUT)/baseline -configs bare,module,native,module-empty,module-base
+BENCHLOAD = $(GO) run ./e2e/cmd/benchload -envoy $(ENVOY) -modules $(CURDIR)/$(OUT) -btp $(OUT)/btp $(if $(BASELINE),$(WITH_BASELINE))
+
+bench-load: envoy dynmod bench-baseline ## Envoy CPU per request: bare vs module vs native filters, interleaved (minutes; not in CI)
+	$(BENCHLOAD) $(BENCHLOAD_FLAGS)
+
+bench-instructions: envoy dynmod bench-baseline ## instructions per request under callgrind (deterministic), same configurations
+	rm -rf $(OUT)/callgrind && mkdir -p $(OUT)/callgrind
+	$(BENCHLOAD) -callgrind $(CURDIR)/$(OUT)/callgrind -requests 2000 -warmup 300 -rounds 1 -conns 2 $(BENCHLOAD_FLAGS)
+
+# The btp CLI for benchload, and with BASELINE the module built from that
+# revision (git archive: the repository is not touched).
+bench-baseline:
+	$(GO) build -o $(OUT)/btp ./cmd/btp
+	@if [ -n "$(BASELINE)" ]; then \
+	  rm -rf $(OUT)/baseline-src && mkdir -p $(OUT)/baseline-src $(OUT)/baseline && \
+	  git archive $(BASELINE) | tar -x -C $(OUT)/baseline-src && \
+	  (cd $(OUT)/baseline-src && CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(CURDIR)/$(OUT)/baseline/libbtp_module.so ./plugin/dynmod) && \
+	  rm -rf $(OUT)/baseline-src && echo "baseline: libbtp_module.so from $(BASELINE)"; fi
 
 golden: ## regenerate golden files and the example envoy.yaml
 	$(GO) test ./bootstrap/... -update
