@@ -8,22 +8,18 @@ import (
 	"time"
 )
 
-// RetryPlan is retry, pre-formatted as the router's request headers.
+// RetryPlan is what the filter enforces of retry: it withholds retries from
+// non-idempotent requests (unless AllowNonIdempotent) and once the retry
+// budget is spent. How the router retries (numRetries, retryOn, perRetry)
+// is the route's retry_policy, rendered from the same spec; compileRetry
+// still checks those fields, so a bad value fails at config load here too.
 type RetryPlan struct {
 	NumRetries         int
-	MaxRetries         string // x-envoy-max-retries
-	RetryOn            string // x-envoy-retry-on ("" = not sent)
-	GRPCRetryOn        string // x-envoy-retry-grpc-on ("" = not sent)
-	StatusCodes        string // x-envoy-retriable-status-codes ("" = not sent)
-	PerTryTimeoutMS    string // x-envoy-upstream-rq-per-try-timeout-ms ("" = not sent)
 	AllowNonIdempotent bool
 }
 
-// Envoy Gateway's defaults when retry is set without retryOn / numRetries.
-const (
-	DefaultNumRetries = 2
-	defaultRetryOn    = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-)
+// DefaultNumRetries is Envoy Gateway's numRetries when retry sets none.
+const DefaultNumRetries = 2
 
 var httpTriggers = []string{"5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx", "refused-stream", "retriable-status-codes"}
 var grpcTriggers = []string{"cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"}
@@ -36,45 +32,23 @@ func compileRetry(r *Retry) (*RetryPlan, error) {
 		}
 		plan.NumRetries = int(*r.NumRetries)
 	}
-	plan.MaxRetries = strconv.Itoa(plan.NumRetries)
-	triggers := strings.Split(defaultRetryOn, ",")
-	codes := []int{503}
 	if on := r.RetryOn; on != nil {
-		triggers, codes = on.Triggers, on.HTTPStatusCodes
-		for i, c := range codes {
+		for i, c := range on.HTTPStatusCodes {
 			if err := checkStatus(c, fmt.Sprintf("retry.retryOn.httpStatusCodes[%d]", i)); err != nil {
 				return nil, err
 			}
 		}
-		if len(codes) > 0 && !contains(triggers, "retriable-status-codes") {
-			triggers = append(append([]string(nil), triggers...), "retriable-status-codes")
+		for i, t := range on.Triggers {
+			if !contains(httpTriggers, t) && !contains(grpcTriggers, t) {
+				return nil, fmt.Errorf("retry.retryOn.triggers[%d]: unknown trigger %q: allowed %s, %s", i, t, strings.Join(httpTriggers, ", "), strings.Join(grpcTriggers, ", "))
+			}
 		}
 	}
-	var httpOn, grpcOn []string
-	for i, t := range triggers {
-		switch {
-		case contains(httpTriggers, t):
-			httpOn = append(httpOn, t)
-		case contains(grpcTriggers, t):
-			grpcOn = append(grpcOn, t)
-		default:
-			return nil, fmt.Errorf("retry.retryOn.triggers[%d]: unknown trigger %q: allowed %s, %s", i, t, strings.Join(httpTriggers, ", "), strings.Join(grpcTriggers, ", "))
-		}
-	}
-	plan.RetryOn = strings.Join(httpOn, ",")
-	plan.GRPCRetryOn = strings.Join(grpcOn, ",")
-	cs := make([]string, len(codes))
-	for i, c := range codes {
-		cs[i] = strconv.Itoa(c)
-	}
-	plan.StatusCodes = strings.Join(cs, ",")
 	if pr := r.PerRetry; pr != nil {
 		if pr.Timeout != nil {
-			d, err := ParseDuration(*pr.Timeout)
-			if err != nil {
+			if _, err := ParseDuration(*pr.Timeout); err != nil {
 				return nil, fmt.Errorf("retry.perRetry.timeout: %v", err)
 			}
-			plan.PerTryTimeoutMS = strconv.FormatInt(d.Milliseconds(), 10)
 		}
 		if b := pr.BackOff; b != nil {
 			// Back-off is rendered into the route's retry_policy; the filter

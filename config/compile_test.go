@@ -132,7 +132,7 @@ func TestLoadFullConfig(t *testing.T) {
 	if c.Buffer.Limit != 10<<20 {
 		t.Fatalf("buffer %d", c.Buffer.Limit)
 	}
-	if r := c.Retry; r.MaxRetries != "4" || r.RetryOn != "5xx" || r.GRPCRetryOn != "unavailable" || r.StatusCodes != "" || r.PerTryTimeoutMS != "1500" {
+	if r := c.Retry; r.NumRetries != 4 || r.AllowNonIdempotent {
 		t.Fatalf("retry: %+v", r)
 	}
 	if c.Timeout.RequestTimeoutMS != "30000" || c.RetryBudget.Percent != 10 || c.RetryBudget.MinRetryConcurrency != 5 || c.Debug.PanicHeader != "x-panic" {

@@ -29,8 +29,8 @@
 // count to OnStreamComplete sets it, and the engine skips reading
 // x-envoy-attempt-count from each response.
 //
-// Request and response headers the engine sets (retry and timeout headers,
-// x-ratelimit-*) are written through Request.SetHeader and
+// Request and response headers the engine sets (x-envoy-max-retries: 0 when
+// it withholds retries, the timeout header, x-ratelimit-*) are written through Request.SetHeader and
 // ResponseHeaders.SetHeader during the call. Values passed to SetHeader may
 // point into the Stream's scratch memory: hosts must copy them (both SDKs
 // copy into Envoy anyway) and must not keep them.

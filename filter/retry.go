@@ -7,11 +7,12 @@ import (
 	"github.com/envoy-btp/envoy-btp/config"
 )
 
-// retry: the route's retry_policy is rendered into envoy.yaml; per request
-// the engine tells the router what it may do through request headers:
-// how many retries, on what, with which per-try timeout. It withholds
-// retries (x-envoy-max-retries: 0) from non-idempotent requests unless
-// retry.allowNonIdempotent, and once the route's retry budget is spent.
+// retry: the route's retry_policy, rendered from the same spec, tells the
+// router how to retry. Per request the engine only withholds retries
+// (x-envoy-max-retries: 0) from non-idempotent requests unless
+// retry.allowNonIdempotent, and once the route's retry budget is spent. A
+// request that may retry gets no header at all: repeating the route's
+// policy in headers would cost four header writes per request for nothing.
 // gRPC requests are exempt from the method rule: every call is a POST, so
 // the method says nothing, and the policy's retryOn (gRPC status
 // conditions) is the service owner's word that retrying is safe, as a gRPC
@@ -44,19 +45,6 @@ func (s *Stream) retryHeaders(req Request, now int64) {
 		return
 	}
 	s.cfg.inc(RetryAllowed)
-	req.SetHeader("x-envoy-max-retries", r.MaxRetries)
-	if r.RetryOn != "" {
-		req.SetHeader("x-envoy-retry-on", r.RetryOn)
-	}
-	if r.GRPCRetryOn != "" {
-		req.SetHeader("x-envoy-retry-grpc-on", r.GRPCRetryOn)
-	}
-	if r.StatusCodes != "" {
-		req.SetHeader("x-envoy-retriable-status-codes", r.StatusCodes)
-	}
-	if r.PerTryTimeoutMS != "" {
-		req.SetHeader("x-envoy-upstream-rq-per-try-timeout-ms", r.PerTryTimeoutMS)
-	}
 }
 
 func (s *Stream) retryComplete(attempts int) {

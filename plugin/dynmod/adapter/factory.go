@@ -51,7 +51,7 @@ func parse(raw []byte) (*filter.Config, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte("{}")
 	}
-	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic})
+	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic, HostReportsAttempts: true})
 }
 
 // Factory makes one Stream per request under one filter config.

@@ -108,10 +108,10 @@ counters
 `)
 		want := []string{
 			"config 1", "config 2", "merged 3",
-			// alice's first request: router headers set (the SDK's Set copies the
-			// request's headers into Go first), forwarded, rate-limit headers on
-			// the response
-			"copyheaders 3", "set x-envoy-max-retries=2", "set x-envoy-retry-on=connect-failure", "set x-envoy-upstream-rq-timeout-ms=2000",
+			// alice's first request: the timeout header set (the SDK's Set
+			// copies the request's headers into Go first), forwarded,
+			// rate-limit headers on the response
+			"copyheaders 3", "set x-envoy-upstream-rq-timeout-ms=2000",
 			"status 2", "set x-ratelimit-limit=1", "set x-ratelimit-remaining=0", "status 2", "done",
 			// alice again: 429 with the rate-limit headers
 			"reply 429", "status 1", "done",
