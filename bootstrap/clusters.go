@@ -89,7 +89,7 @@ func (c *ruleCtx) backends(base string) {
 		}
 	}
 	c.action = &routev3.RouteAction{}
-	if len(live) == 1 {
+	if len(live) == 1 && !hasBackendFilters(c) {
 		b := c.rule.Backends[live[0]]
 		name := c.r.addCluster(template(b).build(base, b))
 		c.action.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: name}

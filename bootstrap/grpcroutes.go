@@ -35,14 +35,6 @@ func grpcRouteMatches(rt *policy.Route, rule *policy.Rule, list *policy.ErrorLis
 	sc := &scope{list: list, resource: "GRPCRoute/" + rt.Name.Namespace + "/" + rt.Name.Name}
 	f := fmt.Sprintf("spec.rules[%d]", rule.Index)
 	s := rule.GRPC
-	if len(s.Filters) > 0 {
-		sc.fail(f+".filters", nil, "GRPCRoute filters are not supported by envoy-btp; remove them")
-	}
-	for i, b := range s.BackendRefs {
-		if len(b.Filters) > 0 {
-			sc.fail(fmt.Sprintf("%s.backendRefs[%d].filters", f, i), nil, "backendRef filters are not supported by envoy-btp; remove them")
-		}
-	}
 	if s.SessionPersistence != nil {
 		sc.fail(f+".sessionPersistence", nil, "is not supported by envoy-btp; use loadBalancer.consistentHash cookie")
 	}

@@ -34,6 +34,9 @@ type ruleCtx struct {
 	attemptCount bool
 	// connect makes the route match CONNECT requests (httpUpgrade CONNECT).
 	connect bool
+	// match is the index in the rule's matches of the route being
+	// finalised by perRoute (-1: the rule has no matches).
+	match int
 	// errsBefore is the error count when the rule started rendering.
 	errsBefore int
 	// perRoute runs on every clone of route once its name and match are
@@ -85,6 +88,7 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	}
 	c := &ruleCtx{scope: sc, r: r, port: p, listener: listener, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}, errsBefore: before}
 	c.backends(base)
+	routeFilters(c)
 	if c.action != nil {
 		c.route.Action = &routev3.Route_Route{Route: c.action}
 		loadBalancerRoute(c)
@@ -121,6 +125,7 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 			if c.connect {
 				route.Match.PathSpecifier = &routev3.RouteMatch_ConnectMatcher_{ConnectMatcher: &routev3.RouteMatch_ConnectMatcher{}}
 			}
+			c.match = firstMatch + mi
 			for _, f := range c.perRoute {
 				f(route)
 			}
@@ -157,22 +162,11 @@ func checkRuleSpec(rt *policy.Route, rule *policy.Rule, list *policy.ErrorList) 
 	sc := &scope{list: list, resource: "HTTPRoute/" + rt.Name.Namespace + "/" + rt.Name.Name}
 	f := fmt.Sprintf("spec.rules[%d]", rule.Index)
 	s := rule.Spec
-	if len(s.Filters) > 0 {
-		sc.fail(f+".filters", nil, "HTTPRoute filters are not supported by envoy-btp; remove them")
-	}
 	if s.Retry != nil {
 		sc.fail(f+".retry", nil, "is not supported by envoy-btp; use a BackendTrafficPolicy retry")
 	}
 	if s.SessionPersistence != nil {
 		sc.fail(f+".sessionPersistence", nil, "is not supported by envoy-btp; use loadBalancer.consistentHash cookie")
-	}
-	if s.Timeouts != nil && s.Timeouts.BackendRequest != nil {
-		sc.fail(f+".timeouts.backendRequest", nil, "is not supported by envoy-btp; use a BackendTrafficPolicy retry.perRetry.timeout")
-	}
-	for i, b := range s.BackendRefs {
-		if len(b.Filters) > 0 {
-			sc.fail(fmt.Sprintf("%s.backendRefs[%d].filters", f, i), nil, "backendRef filters are not supported by envoy-btp; remove them")
-		}
 	}
 	for i, m := range s.Matches {
 		mf := fmt.Sprintf("%s.matches[%d]", f, i)

@@ -54,9 +54,18 @@ func timeoutRoute(c *ruleCtx) {
 		}
 		c.setDuration("spec.timeout.http.streamIdleTimeout", h.StreamIdleTimeout, &c.action.IdleTimeout)
 	}
-	if rt := c.rule.Spec.Timeouts; rt != nil && rt.Request != nil {
-		if d, ok := c.duration("HTTPRoute spec.rules[].timeouts.request", rt.Request); ok {
-			request = d
+	if rt := c.rule.Spec.Timeouts; rt != nil {
+		if rt.Request != nil {
+			if d, ok := c.duration("HTTPRoute spec.rules[].timeouts.request", rt.Request); ok {
+				request = d
+			}
+		}
+		// Without a rule retry (which btp refuses), Envoy Gateway makes
+		// backendRequest the route timeout, over timeouts.request.
+		if rt.BackendRequest != nil {
+			if d, ok := c.duration("HTTPRoute spec.rules[].timeouts.backendRequest", rt.BackendRequest); ok {
+				request = d
+			}
 		}
 	}
 	if request == nil {

@@ -23,10 +23,18 @@ func (v *resolver) routeGRPC(g *gwapiv1.GRPCRoute) {
 		}
 	}
 	backends := v.routeBackends(x, refs, e)
+	mirrors := make([]map[int]*Backend, len(g.Spec.Rules))
+	for i := range g.Spec.Rules {
+		for j, f := range g.Spec.Rules[i].Filters {
+			if f.RequestMirror != nil {
+				mirrors[i] = v.mirror(mirrors[i], g.Namespace, j, f.RequestMirror.BackendRef, fmt.Sprintf("spec.rules[%d].filters[%d].requestMirror", i, j), e)
+			}
+		}
+	}
 	v.attachRoute(x, g.Spec.Hostnames, e, func() []*Rule {
 		out := make([]*Rule, len(g.Spec.Rules))
 		for i := range g.Spec.Rules {
-			out[i] = &Rule{Index: i, Name: (*string)(g.Spec.Rules[i].Name), GRPC: &g.Spec.Rules[i], Backends: backends[i]}
+			out[i] = &Rule{Index: i, Name: (*string)(g.Spec.Rules[i].Name), GRPC: &g.Spec.Rules[i], Backends: backends[i], Mirrors: mirrors[i]}
 		}
 		return out
 	})

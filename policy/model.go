@@ -63,6 +63,9 @@ type Rule struct {
 	GRPC  *gwapiv1.GRPCRouteRule // GRPCRoute rules; nil for HTTPRoute
 	// Backends are the rule's backendRefs, resolved to endpoints, in order.
 	Backends []*Backend
+	// Mirrors are the rule's RequestMirror filters' backendRefs, resolved,
+	// keyed by the filter's index in spec.rules[].filters.
+	Mirrors map[int]*Backend
 	// Policy is the effective BackendTrafficPolicy spec for this rule on this
 	// listener, nil when none applies. ConfigMap valueRefs in
 	// responseOverride are already resolved into inline bodies.

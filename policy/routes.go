@@ -21,13 +21,36 @@ func (v *resolver) route(h *gwapiv1.HTTPRoute) {
 		}
 	}
 	backends := v.routeBackends(v.routes[routeKey{"HTTPRoute", nn(h)}], refs, e)
+	mirrors := make([]map[int]*Backend, len(h.Spec.Rules))
+	for i := range h.Spec.Rules {
+		for j, f := range h.Spec.Rules[i].Filters {
+			if f.RequestMirror != nil {
+				mirrors[i] = v.mirror(mirrors[i], h.Namespace, j, f.RequestMirror.BackendRef, fmt.Sprintf("spec.rules[%d].filters[%d].requestMirror", i, j), e)
+			}
+		}
+	}
 	v.attachRoute(v.routes[routeKey{"HTTPRoute", nn(h)}], h.Spec.Hostnames, e, func() []*Rule {
 		out := make([]*Rule, len(h.Spec.Rules))
 		for i := range h.Spec.Rules {
-			out[i] = &Rule{Index: i, Name: (*string)(h.Spec.Rules[i].Name), Spec: &h.Spec.Rules[i], Backends: backends[i]}
+			out[i] = &Rule{Index: i, Name: (*string)(h.Spec.Rules[i].Name), Spec: &h.Spec.Rules[i], Backends: backends[i], Mirrors: mirrors[i]}
 		}
 		return out
 	})
+}
+
+// mirror resolves a RequestMirror filter's backendRef (at path) into m,
+// keyed by the filter's index j, as Envoy Gateway resolves it: like a
+// backendRef of weight 1.
+func (v *resolver) mirror(m map[int]*Backend, ns string, j int, ref gwapiv1.BackendObjectReference, path string, e errs) map[int]*Backend {
+	bs := v.ruleBackends(ns, []gwapiv1.BackendRef{{BackendObjectReference: ref}}, path, e)
+	if len(bs) == 0 {
+		return m
+	}
+	if m == nil {
+		m = map[int]*Backend{}
+	}
+	m[j] = bs[0]
+	return m
 }
 
 // routeBackends checks the rule names of x (unique) and resolves each

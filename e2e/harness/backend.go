@@ -19,6 +19,7 @@ const BackendHeader = "x-backend"
 // Request is what a backend saw of one request (copied, safe to keep).
 type Request struct {
 	Method string
+	Host   string // the Host (:authority) the backend was sent
 	Path   string
 	Header http.Header
 	Body   []byte
@@ -164,7 +165,7 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	if len(b.reqs) == maxRecorded {
 		b.reqs = b.reqs[1:]
 	}
-	b.reqs = append(b.reqs, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	b.reqs = append(b.reqs, Request{Method: r.Method, Host: r.Host, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	b.mu.Unlock()
 	if stall != nil {
 		select {
