@@ -139,6 +139,7 @@ func (c *ruleCtx) template(up upstreamProtocol) *clusterTemplate {
 	}, http2: c.rule.GRPC != nil || up == protocolHTTP2}
 	before := len(*c.list)
 	loadBalancerCluster(c, t)
+	endpointOverrideCluster(c, t)
 	circuitBreakerCluster(c, t)
 	healthCheckCluster(c, t)
 	outlierCluster(c, t)

@@ -35,6 +35,9 @@ var supported = fieldSet(
 	"loadBalancer.consistentHash.cookie.attributes.*",
 	"loadBalancer.consistentHash.queryParams", "loadBalancer.consistentHash.queryParams[].name",
 	"loadBalancer.slowStart", "loadBalancer.slowStart.window",
+	// endpointoverride.go
+	"loadBalancer.endpointOverride", "loadBalancer.endpointOverride.extractFrom",
+	"loadBalancer.endpointOverride.extractFrom[].header",
 	"loadBalancer.zoneAware", "loadBalancer.zoneAware.preferLocal",
 	"loadBalancer.zoneAware.preferLocal.force", "loadBalancer.zoneAware.preferLocal.force.minEndpointsInZoneThreshold",
 	"loadBalancer.zoneAware.preferLocal.minEndpointsThreshold", "loadBalancer.zoneAware.preferLocal.percentageEnabled",
