@@ -21,6 +21,10 @@ var supported = fieldSet(
 	"targetSelectors[].matchLabels", "targetSelectors[].matchLabels.*",
 	"targetSelectors[].matchExpressions", "targetSelectors[].matchExpressions[].key",
 	"targetSelectors[].matchExpressions[].operator", "targetSelectors[].matchExpressions[].values",
+	"targetSelectors[].namespaces", "targetSelectors[].namespaces.from", "targetSelectors[].namespaces.selector",
+	"targetSelectors[].namespaces.selector.matchLabels", "targetSelectors[].namespaces.selector.matchLabels.*",
+	"targetSelectors[].namespaces.selector.matchExpressions", "targetSelectors[].namespaces.selector.matchExpressions[].key",
+	"targetSelectors[].namespaces.selector.matchExpressions[].operator", "targetSelectors[].namespaces.selector.matchExpressions[].values",
 	"mergeType",
 	// the policy package picks the cluster IPs for routingType: Service
 	"routingType",

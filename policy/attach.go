@@ -165,8 +165,8 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 	seen := map[target]bool{}
 	for i, sel := range p.Spec.TargetSelectors {
 		path := fmt.Sprintf("spec.targetSelectors[%d]", i)
-		if sel.Namespaces != nil && sel.Namespaces.From != egv1a1.TargetNamespaceFromSame {
-			e.add(path+".namespaces.from", "unsupported value %q: allowed Same (cross-namespace targets need a ReferenceGrant, which btp does not read)", sel.Namespaces.From)
+		nsMatch, ok := a.targetNamespaces(p, sel.Namespaces, path+".namespaces", e)
+		if !ok {
 			continue
 		}
 		ls, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: sel.MatchLabels, MatchExpressions: sel.MatchExpressions})
@@ -198,7 +198,8 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 			return ti.Before(&tj)
 		})
 		for _, o := range objs {
-			if o.GetNamespace() != p.Namespace || !ls.Matches(labels.Set(o.GetLabels())) {
+			if !nsMatch(o.GetNamespace()) || !ls.Matches(labels.Set(o.GetLabels())) ||
+				!a.v.referenceGranted(p.Namespace, string(gwapiv1.GroupName), string(sel.Kind), o.GetNamespace(), o.GetName()) {
 				continue
 			}
 			t := target{kind: string(sel.Kind), name: nn(o)}

@@ -211,8 +211,6 @@ func TestPolicyTargetErrors(t *testing.T) {
 			[]string{`spec.targetRefs[0].sectionName: rule "nope" not found on HTTPRoute default/r1: allowed a, b`}},
 		{"kind btp does not read", "  targetRefs: [{group: gateway.networking.k8s.io, kind: TCPRoute, name: g}]\n",
 			[]string{`spec.targetRefs[0].kind: unsupported value "TCPRoute": allowed Gateway, HTTPRoute, GRPCRoute`}},
-		{"selector namespaces", "  targetSelectors: [{kind: HTTPRoute, namespaces: {from: All}}]\n",
-			[]string{`spec.targetSelectors[0].namespaces.from: unsupported value "All": allowed Same`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs := load(t, attachBase+btp("p", "", tc.policy, "  retry: {}\n"))

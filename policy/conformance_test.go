@@ -213,6 +213,9 @@ func egStatuses(t *testing.T, path string) (map[string]map[string]string, map[st
 func normalizeAncestors(t *testing.T, anc any) (map[string]string, string) {
 	t.Helper()
 	list, _ := anc.([]any)
+	if list == nil {
+		list = []any{} // no ancestors: what Envoy Gateway's absent entry means too
+	}
 	each := map[string]string{}
 	for _, a := range list {
 		am := a.(map[string]any)

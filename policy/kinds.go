@@ -51,6 +51,8 @@ var kindTable = []kind{
 	reads("", "Service", func(r *Resources) *[]*corev1.Service { return &r.Services }, "v1"),
 	reads(discoveryv1.GroupName, "EndpointSlice", func(r *Resources) *[]*discoveryv1.EndpointSlice { return &r.EndpointSlices }, "v1"),
 	reads("", "ConfigMap", func(r *Resources) *[]*corev1.ConfigMap { return &r.ConfigMaps }, "v1"),
+	reads("", "Namespace", func(r *Resources) *[]*corev1.Namespace { return &r.Namespaces }, "v1"),
+	reads(gwapiv1.GroupName, "ReferenceGrant", func(r *Resources) *[]*gwapiv1.ReferenceGrant { return &r.ReferenceGrants }),
 }
 
 // groupKind is "group/Kind", "Kind" for the core group.

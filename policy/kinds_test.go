@@ -53,7 +53,7 @@ func TestSkippedKindsStrict(t *testing.T) {
 		t.Errorf("strict: warnings %v, want them as errors", m.Warnings)
 	}
 	wantErrors(t, err.(ErrorList),
-		"-: 2 Secret resources (v1): btp does not read this kind (--strict): allowed ConfigMap, Service, discovery.k8s.io/EndpointSlice, gateway.envoyproxy.io/Backend,",
+		"-: 2 Secret resources (v1): btp does not read this kind (--strict): allowed ConfigMap, Namespace, Service, discovery.k8s.io/EndpointSlice, gateway.envoyproxy.io/Backend,",
 		"1 gateway.envoyproxy.io/SecurityPolicy resource",
 		"1 apps/Deployment resource")
 }

@@ -35,6 +35,10 @@ type Resources struct {
 	Services       []*corev1.Service
 	ConfigMaps     []*corev1.ConfigMap
 	EndpointSlices []*discoveryv1.EndpointSlice
+	// Namespaces carry the labels targetSelectors[].namespaces.selector
+	// matches; ReferenceGrants admit a policy's cross-namespace targets.
+	Namespaces      []*corev1.Namespace
+	ReferenceGrants []*gwapiv1.ReferenceGrant
 
 	// files maps Kind/namespace/name to the file it came from, so errors
 	// found after reading still name the file.
