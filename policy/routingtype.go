@@ -27,14 +27,18 @@ func (a *attacher) routingTypes() {
 				}
 				out := make([]*Backend, len(rule.Backends))
 				for i, b := range rule.Backends {
-					out[i] = b
-					if b.serviceIP != nil {
-						c := *b
-						c.Endpoints = b.serviceIP
-						out[i] = &c
-					}
+					out[i] = serviceRouted(b)
 				}
 				rule.Backends = out
+				// Envoy Gateway resolves a RequestMirror's backend with the
+				// rule's routing type too.
+				if len(rule.Mirrors) > 0 {
+					mirrors := make(map[int]*Backend, len(rule.Mirrors))
+					for j, b := range rule.Mirrors {
+						mirrors[j] = serviceRouted(b)
+					}
+					rule.Mirrors = mirrors
+				}
 			}
 		}
 	}
@@ -63,4 +67,15 @@ func (a *attacher) routingType(rk routeKey, at *attachment, rule *Rule) *egv1a1.
 		return p.Spec.RoutingType
 	}
 	return nil
+}
+
+// serviceRouted is b routed to its Service's cluster IP (b itself when it
+// has none: headless Services, Backends).
+func serviceRouted(b *Backend) *Backend {
+	if b.serviceIP == nil {
+		return b
+	}
+	c := *b
+	c.Endpoints = b.serviceIP
+	return &c
 }
