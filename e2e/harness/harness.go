@@ -110,14 +110,20 @@ func Execute(t testing.TB, path string, v Vars) string {
 // bootstrap YAML.
 func Render(t testing.TB, resources string, adminPort int) string {
 	t.Helper()
+	return RenderWith(t, resources, adminPort)
+}
+
+// RenderWith is Render with more `btp render` flags (e.g. --ratelimit-url).
+func RenderWith(t testing.TB, resources string, adminPort int, flags ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "resources.yaml")
 	if err := os.WriteFile(in, []byte(resources), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "envoy.yaml")
-	cmd := exec.Command(BtpBinary(t), "render", "-f", in, "--host", "dynamic-module",
-		"--admin-port", strconv.Itoa(adminPort), "-o", out)
+	cmd := exec.Command(BtpBinary(t), append([]string{"render", "-f", in, "--host", "dynamic-module",
+		"--admin-port", strconv.Itoa(adminPort), "-o", out}, flags...)...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("btp render: %v\n%s\nresources:\n%s", err, msg, resources)
 	}

@@ -55,6 +55,23 @@ func Loopback(t testing.TB, bootstrap string, targets map[string]*Backend) strin
 	return string(out)
 }
 
+// ClusterAddrs lists every socket address ("address:port") in each cluster
+// of a rendered bootstrap, by cluster name.
+func ClusterAddrs(t testing.TB, bootstrap string) map[string][]string {
+	t.Helper()
+	var boot map[string]any
+	if err := yaml.Unmarshal([]byte(bootstrap), &boot); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	out := map[string][]string{}
+	clusters, _ := dig(boot, "static_resources", "clusters").([]any)
+	for _, c := range clusters {
+		name, _ := dig(c, "name").(string)
+		walkSocketAddrs(c, func(sa map[string]any) { out[name] = append(out[name], socketAddr(sa)) })
+	}
+	return out
+}
+
 func dig(v any, keys ...string) any {
 	for _, k := range keys {
 		m, ok := v.(map[string]any)
