@@ -87,6 +87,23 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 		return
 	}
 	c := &ruleCtx{scope: sc, r: r, port: p, listener: listener, spec: spec, rt: rt, rule: rule, route: &routev3.Route{}, errsBefore: before}
+	if rule.PolicyError != "" {
+		failedPolicyRoute(c)
+	} else {
+		c.rendered(base)
+	}
+	if len(r.errs) > before {
+		return
+	}
+	if rule.GRPC != nil {
+		p.grpc = true
+	}
+	c.addRoutes(base, matches, firstMatch)
+}
+
+// rendered fills c.route from the rule and its policy.
+func (c *ruleCtx) rendered(base string) {
+	rule := c.rule
 	c.backends(base)
 	routeFilters(c)
 	if c.action != nil {
@@ -102,19 +119,17 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	compressionRoute(c)
 	telemetryRoute(c)
 	perRouteConfig(c)
-	if len(r.errs) > before {
-		return
-	}
-	if rule.GRPC != nil {
-		p.grpc = true
-	}
+}
 
-	hosts := rt.Hostnames
+// addRoutes adds c.route to the virtual host of each hostname, once per
+// match, under Envoy Gateway's route names.
+func (c *ruleCtx) addRoutes(base string, matches []*routev3.RouteMatch, firstMatch int) {
+	hosts := c.rt.Hostnames
 	if len(hosts) == 0 {
 		hosts = []string{"*"}
 	}
 	for _, h := range hosts {
-		vh := p.vhost(h)
+		vh := c.port.vhost(h)
 		if c.attemptCount {
 			vh.IncludeAttemptCountInResponse = true
 		}

@@ -62,6 +62,10 @@ type attacher struct {
 	merged    *scopeGraph
 	// merges[routeOrRuleScope][listener] is the merged spec for that listener.
 	merges map[scope]map[*Listener]*applied
+	// mergeFailed[routeOrRuleScope][listener] says why a merge there did not
+	// apply: unmergeable (the route policy is skipped, so the next scope's
+	// policy applies) or not translatable (the rule answers 500).
+	mergeFailed map[scope]map[*Listener]mergeFailure
 	// invalidWhy holds, per policy id, why it is Invalid: what Read found
 	// (a copy, so Resolve leaves Resources alone); translationWhy what
 	// Envoy Gateway's translator finds, in its words. The status gives the
@@ -78,6 +82,7 @@ func (v *resolver) policies() {
 		overrides:      newScopeGraph(),
 		merged:         newScopeGraph(),
 		merges:         map[scope]map[*Listener]*applied{},
+		mergeFailed:    map[scope]map[*Listener]mergeFailure{},
 		invalidWhy:     map[string][]string{},
 		translationWhy: map[string][]string{},
 	}
@@ -354,6 +359,7 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 			msg := "error merging policies: " + err.Error()
 			setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(msg))
 			a.errs(p).add("spec.mergeType", "%s", msg)
+			a.failMerge(sc, at.listener, mergeFailure{})
 			continue
 		}
 		ap := &applied{spec: spec, sources: []*egv1a1.BackendTrafficPolicy{p, parent}}
@@ -365,6 +371,7 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 			msg := strings.Join(bad, "; ")
 			setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(msg))
 			a.errs(p).add("spec.mergeType", "merged with %s/%s on listener %s/%s: %s", parent.Namespace, parent.Name, at.gateway, at.listener.Name, msg)
+			a.failMerge(sc, at.listener, mergeFailure{invalid: conditionMessage(msg), sources: ap.sources})
 			continue
 		}
 		if a.merges[sc] == nil {
@@ -375,6 +382,23 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 		setCondition(p, ref, egv1a1.PolicyConditionMerged, metav1.ConditionTrue, egv1a1.PolicyReasonMerged,
 			fmt.Sprintf("Merged with policy %s/%s", parent.Namespace, parent.Name))
 	}
+}
+
+// mergeFailure is a route policy's merge on one listener that did not
+// apply. invalid is empty when the policies could not be merged at all
+// (Envoy Gateway then applies nothing of the route policy there); else it is
+// the Invalid condition's message for a merged spec that does not translate,
+// whose rules answer 500.
+type mergeFailure struct {
+	invalid string
+	sources []*egv1a1.BackendTrafficPolicy
+}
+
+func (a *attacher) failMerge(sc scope, l *Listener, f mergeFailure) {
+	if a.mergeFailed[sc] == nil {
+		a.mergeFailed[sc] = map[*Listener]mergeFailure{}
+	}
+	a.mergeFailed[sc][l] = f
 }
 
 // mergedProblems lists, in Envoy Gateway's words, why a merged spec cannot
@@ -466,6 +490,24 @@ func (a *attacher) effective() {
 					p := a.claimed[sc]
 					if p == nil {
 						continue
+					}
+					// Envoy Gateway's order: the policy's own translation
+					// errors, then the merge (an unmergeable route policy
+					// is not applied at all), then the merged result.
+					if bad := a.invalid(p); bad != "" {
+						rule.PolicyError, rule.PolicySources = conditionMessage(bad), []types.NamespacedName{nn(p)}
+						break
+					}
+					f, failed := a.mergeFailed[sc][at.listener]
+					if failed && f.invalid == "" {
+						continue
+					}
+					if failed {
+						rule.PolicyError = f.invalid
+						for _, s := range f.sources {
+							rule.PolicySources = append(rule.PolicySources, nn(s))
+						}
+						break
 					}
 					ap := a.merges[sc][at.listener]
 					if ap == nil {

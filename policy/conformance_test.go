@@ -27,7 +27,7 @@ import (
 
 // conformanceFloor is the share of policy ancestors (Envoy Gateway's and
 // btp's together) whose conditions must equal Envoy Gateway's.
-const conformanceFloor = 0.74
+const conformanceFloor = 0.87
 
 // egTestdata returns the directory of Envoy Gateway's translator test cases
 // in the module cache.
@@ -280,7 +280,7 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 		}
 	}
 	c := &tally{causes: map[string]int{}, casesByCause: map[string][]string{}}
-	loaded, policiesRead, rulesCompared, rulesWithPolicy := 0, 0, 0, 0
+	loaded, policiesRead, rulesCompared, rulesWithPolicy, rulesDirect, rulesDirectSame := 0, 0, 0, 0, 0, 0
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
@@ -355,6 +355,12 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 				if want != "" {
 					rulesWithPolicy++
 				}
+				if want == directResponse {
+					rulesDirect++
+					if mine[k] == want {
+						rulesDirectSame++
+					}
+				}
 				if got, ok := mine[k]; !ok || got != want {
 					msg := fmt.Sprintf("rule %d of %s on %s: btp applies %q, Envoy Gateway %q", k.rule, k.route, k.listener, got, want)
 					if cause := causes.of(want); cause != causeUnexplained {
@@ -367,8 +373,8 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 		})
 	}
 	share := float64(c.same) / float64(max(c.ancestors, 1))
-	t.Logf("loaded %d of %d Envoy Gateway cases with BackendTrafficPolicies (%d policies); %d of %d policy ancestors (%.1f%%) get Envoy Gateway's status, %d (%.1f%%) its Accepted condition; the policy applied to %d route rules compared (%d with a policy)",
-		loaded, len(ins), policiesRead, c.same, c.ancestors, 100*share, c.sameAccepted, 100*float64(c.sameAccepted)/float64(max(c.ancestors, 1)), rulesCompared, rulesWithPolicy)
+	t.Logf("loaded %d of %d Envoy Gateway cases with BackendTrafficPolicies (%d policies); %d of %d policy ancestors (%.1f%%) get Envoy Gateway's status, %d (%.1f%%) its Accepted condition; the policy applied to %d route rules compared (%d with a policy; %d answer 500 in Envoy Gateway, %d of them in btp)",
+		loaded, len(ins), policiesRead, c.same, c.ancestors, 100*share, c.sameAccepted, 100*float64(c.sameAccepted)/float64(max(c.ancestors, 1)), rulesCompared, rulesWithPolicy, rulesDirect, rulesDirectSame)
 	causes := make([]string, 0, len(c.causes))
 	for k := range c.causes {
 		causes = append(causes, k)
@@ -382,6 +388,9 @@ func TestEnvoyGatewayConformance(t *testing.T) {
 	}
 	if share < conformanceFloor {
 		t.Errorf("%.1f%% of policy ancestors get Envoy Gateway's status, want at least %.0f%%", 100*share, 100*conformanceFloor)
+	}
+	if rulesDirect < 10 {
+		t.Errorf("compared %d rules that answer 500 in Envoy Gateway, want at least 10", rulesDirect)
 	}
 	if rulesCompared < 50 || rulesWithPolicy < 40 {
 		t.Errorf("compared the applied policy of %d route rules (%d with a policy), want at least 50 (40)", rulesCompared, rulesWithPolicy)
@@ -458,10 +467,15 @@ type ruleKey struct {
 	rule            int
 }
 
+// directResponse stands for a rule that answers 500 instead of routing:
+// Envoy Gateway's direct response for a rule whose policy failed
+// translation, btp's Rule.PolicyError.
+const directResponse = "(500 direct response)"
+
 // egApplied reads, from a case's xdsIR, which BackendTrafficPolicy Envoy
 // Gateway applied to each route rule on each listener (the first
-// BackendTrafficPolicy in the route's metadata; "" for none). Routes that
-// became a direct response (an invalid policy) are left out.
+// BackendTrafficPolicy in the route's metadata; "" for none; directResponse
+// for a route that answers 500).
 func egApplied(t *testing.T, path string) map[ruleKey]string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -491,7 +505,7 @@ func egApplied(t *testing.T, path string) map[ruleKey]string {
 			for _, r := range l.Routes {
 				// httproute/<ns>/<name>/rule/<i>/match/<j>/<host>
 				parts := strings.Split(r.Name, "/")
-				if len(parts) < 5 || parts[0] != "httproute" || parts[3] != "rule" || r.DirectResponse != nil {
+				if len(parts) < 5 || parts[0] != "httproute" || parts[3] != "rule" {
 					continue
 				}
 				var i int
@@ -499,6 +513,9 @@ func egApplied(t *testing.T, path string) map[ruleKey]string {
 					continue
 				}
 				applied := ""
+				if r.DirectResponse != nil {
+					applied = directResponse
+				}
 				for _, p := range r.Metadata.Policies {
 					if p.Kind == "BackendTrafficPolicy" {
 						applied = p.Namespace + "/" + p.Name
@@ -521,7 +538,10 @@ func btpApplied(m *Model) map[ruleKey]string {
 			for _, r := range l.Routes {
 				for _, rule := range r.Rules {
 					applied := ""
-					if len(rule.PolicySources) > 0 {
+					switch {
+					case rule.PolicyError != "":
+						applied = directResponse
+					case len(rule.PolicySources) > 0:
 						applied = rule.PolicySources[0].String()
 					}
 					out[ruleKey{g.Name.String() + "/" + l.Name, r.Name.String(), rule.Index}] = applied

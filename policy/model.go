@@ -73,6 +73,12 @@ type Rule struct {
 	// PolicySources names the policies that contributed to Policy, most
 	// specific first (for comments, status and `btp explain`).
 	PolicySources []types.NamespacedName
+	// PolicyError is set when the policy in effect here could not be
+	// translated (it is Invalid in its status; the text is the condition's
+	// message). Policy is then nil and, as Envoy Gateway does
+	// (applyTrafficFeatureToRoute), the rule answers every request with a
+	// 500 direct response instead of reaching its backends.
+	PolicyError string
 	// GlobalRuleNames are Envoy Gateway's names (NS/POLICY/rule/I) of
 	// Policy's rateLimit.global rules: after a merge each rule keeps its own
 	// policy's name.

@@ -10,13 +10,14 @@ import (
 	"strings"
 
 	"github.com/envoy-btp/envoy-btp/bootstrap"
+	"github.com/envoy-btp/envoy-btp/policy"
 )
 
 func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
+		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [--keep-going] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
@@ -28,6 +29,7 @@ func init() {
 			// Envoy Gateway takes these two from its own EnvoyGateway config
 			// (rateLimit.failClosed, rateLimit.timeout), which btp does not read.
 			failClosed := fs.Bool("ratelimit-fail-closed", false, "rateLimit.global: refuse requests (500) when the rate limit service cannot answer; default let them through (Envoy Gateway's EnvoyGateway rateLimit.failClosed)")
+			keep := fs.Bool("keep-going", false, "render even when BackendTrafficPolicies are invalid, as Envoy Gateway does: each one is Invalid in `btp status` and the routes it governs answer 500; every other policy and route renders as usual")
 			timeout := fs.Duration("ratelimit-timeout", 0, "rateLimit.global: timeout of each rate limit service call, e.g. 50ms; default Envoy's 20ms (Envoy Gateway's EnvoyGateway rateLimit.timeout)")
 			return func(s *stdio) error {
 				if len(in.files) == 0 {
@@ -38,7 +40,9 @@ func init() {
 				}
 				m, err := in.load(s)
 				if err != nil {
-					return err
+					if err = keepGoing(s, m, err, *keep); err != nil {
+						return err
+					}
 				}
 				opts := bootstrap.Options{
 					Host:                bootstrap.Host(*host),
@@ -75,6 +79,32 @@ func init() {
 			}
 		},
 	})
+}
+
+// keepGoing decides whether a Model loaded with err may be rendered: only
+// with --keep-going, and only when every problem is in a
+// BackendTrafficPolicy, which the Model isolates as Envoy Gateway does (the
+// policy is Invalid, its routes answer 500). Those problems are then
+// printed as warnings with the rules that answer 500.
+func keepGoing(s *stdio, m *policy.Model, err error, keep bool) error {
+	var list policy.ErrorList
+	if m == nil || !errors.As(err, &list) {
+		return err
+	}
+	perPolicy, rest := list.PerPolicy()
+	switch {
+	case !keep:
+		return fmt.Errorf("%w\nbtp render: nothing rendered: %d problem(s) above; --keep-going renders the rest as Envoy Gateway would (the routes of an Invalid BackendTrafficPolicy answer 500)", err, len(list))
+	case len(rest) > 0:
+		return fmt.Errorf("%w\nbtp render: nothing rendered, even with --keep-going: %d problem(s) above are not in a BackendTrafficPolicy (--keep-going isolates invalid policies only)", rest, len(rest))
+	}
+	for _, e := range perPolicy {
+		fmt.Fprintf(s.err, "warning: %v\n", e)
+	}
+	for _, f := range m.FailedRules() {
+		fmt.Fprintf(s.err, "warning: --keep-going: %s\n", f)
+	}
+	return nil
 }
 
 // rateLimitConfigHeader marks the files --ratelimit-config owns, so a later
