@@ -326,3 +326,29 @@ func TestGlobalRateLimitService(t *testing.T) {
 		g.admits(t, 3, 5, alternate("/distinct", "", map[string]string{"x-user": "carol"}))
 	})
 }
+
+// A service config written the Envoy Gateway way limits btp's routes:
+// testdata/eg-ratelimit-service/ is what Envoy Gateway v1.9.1's translator
+// writes for the same fixture (written from internal/xds/translator/
+// ratelimit.go, in the layout of its testdata/out/ratelimit-config, not by
+// btp), loaded into the real service behind the same two Envoys. Every kind
+// of rule limits exactly as with btp's own config; and the service, which
+// ignores Envoy Gateway's extra fields, reads the same limits from both.
+func TestGlobalRateLimitEnvoyGatewayServiceConfig(t *testing.T) {
+	g := upGlobal(t, "testdata/eg-ratelimit-service")
+	own := harness.NewRateLimitService(t)
+	own.Start(t, g.redis, g.rendered, globalDomains...)
+	sorted := func(dump string) []string {
+		lines := strings.Split(strings.TrimSpace(dump), "\n")
+		slices.Sort(lines)
+		return lines
+	}
+	eg, btp := sorted(g.rls.Config(t)), sorted(own.Config(t))
+	if !slices.Equal(eg, btp) {
+		t.Errorf("the service loads different limits from Envoy Gateway's config and btp's:\nEnvoy Gateway's:\n%s\nbtp's:\n%s", strings.Join(eg, "\n"), strings.Join(btp, "\n"))
+	}
+	if len(eg) != 5 {
+		t.Errorf("the service loaded %d limits from Envoy Gateway's config, want the fixture's 5:\n%s", len(eg), strings.Join(eg, "\n"))
+	}
+	checkGlobalLimits(t, g)
+}
