@@ -13,7 +13,7 @@ RATELIMIT_BIN     := $(CURDIR)/$(OUT)/ratelimit/$(RATELIMIT_VERSION)/service_cmd
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline golden example
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline golden golden-eg example
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ bench-baseline:
 	  git archive $(BASELINE) | tar -x -C $(OUT)/baseline-src && \
 	  (cd $(OUT)/baseline-src && CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(CURDIR)/$(OUT)/baseline/libbtp_module.so ./plugin/dynmod) && \
 	  rm -rf $(OUT)/baseline-src && echo "baseline: libbtp_module.so from $(BASELINE)"; fi
+
+golden-eg: ## rerun Envoy Gateway v1.9.1's translator over bootstrap/testdata/egcompare (compiles Envoy Gateway: minutes)
+	$(GO) test ./bootstrap/ -run '^TestRateLimitMatchesEnvoyGateway$$' -count=1 -eg-update
 
 golden: ## regenerate golden files and the example envoy.yaml
 	$(GO) test ./bootstrap/... -update

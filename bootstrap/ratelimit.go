@@ -165,13 +165,15 @@ type globalRule struct {
 }
 
 // globalRoute gives one final route its rate_limits (per domain, in the
-// ratelimit filter's per-route config) and adds their descriptors to the
-// rate limit service's config. As in Envoy Gateway, a route that does not
+// ratelimit filter's per-route config) and queues their descriptors for the
+// rate limit service's config (addServiceDescriptors adds them in Envoy
+// Gateway's route order). As in Envoy Gateway, a route that does not
 // forward (a direct response or redirect) gets no rate_limits, but its
 // descriptors still go into the service config.
 func globalRoute(c *ruleCtx, rules []*globalRule, route *routev3.Route) {
 	byDomain := map[string][]*routev3.RateLimit{}
 	var domains []string
+	var adds []func()
 	for _, gr := range rules {
 		domain, key := c.listener, route.Name
 		if gr.key != "" {
@@ -191,9 +193,11 @@ func globalRoute(c *ruleCtx, rules []*globalRule, route *routev3.Route) {
 			byDomain[domain] = append(byDomain[domain], r)
 		}
 		if gr.limit != nil {
-			c.r.addServiceDescriptor(c, gr.field, domain, append([]rlStep{{first, key, key}}, gr.steps...), gr.limit, gr.shadow)
+			gr, domain, steps := gr, domain, append([]rlStep{{first, key, key}}, gr.steps...)
+			adds = append(adds, func() { c.r.addServiceDescriptor(c, gr.field, domain, steps, gr.limit, gr.shadow) })
 		}
 	}
+	c.port.serviceDescriptors = append(c.port.serviceDescriptors, routeDescriptors{route, adds})
 	if route.GetRoute() == nil {
 		return
 	}
@@ -202,6 +206,34 @@ func globalRoute(c *ruleCtx, rules []*globalRule, route *routev3.Route) {
 	}
 	for _, d := range domains {
 		route.TypedPerFilterConfig[rateLimitFilter(d, c.listener)] = mustAny(&ratelimitv3.RateLimitPerRoute{Domain: d, RateLimits: byDomain[d]})
+	}
+}
+
+// routeDescriptors are one route's rate limit service descriptors, added
+// once the listener's route order is known.
+type routeDescriptors struct {
+	route *routev3.Route
+	adds  []func()
+}
+
+// addServiceDescriptors adds the listener's queued descriptors to the rate
+// limit service's config in the order Envoy Gateway's
+// BuildRateLimitServiceConfig walks them: its IR listener's routes, which
+// it sorts across hostnames by Gateway API precedence (sortRoutes) before
+// splitting them into virtual hosts. The service does not care about the
+// order; the comparison with Envoy Gateway's output does.
+func (p *port) addServiceDescriptors() {
+	routes := make([]*routev3.Route, len(p.serviceDescriptors))
+	adds := make(map[*routev3.Route][]func(), len(p.serviceDescriptors))
+	for i, d := range p.serviceDescriptors {
+		routes[i] = d.route
+		adds[d.route] = d.adds
+	}
+	sortRoutes(routes)
+	for _, r := range routes {
+		for _, add := range adds[r] {
+			add()
+		}
 	}
 }
 

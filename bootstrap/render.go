@@ -185,8 +185,10 @@ type port struct {
 	// the shared rules' domains, each with its own ratelimit filter.
 	globalRateLimit bool
 	sharedDomains   map[string]bool
-	tracing         bool
-	grpc            bool // a GRPCRoute is attached: grpc_web and grpc_stats
+	// serviceDescriptors wait for addServiceDescriptors, in route order.
+	serviceDescriptors []routeDescriptors
+	tracing            bool
+	grpc               bool // a GRPCRoute is attached: grpc_web and grpc_stats
 }
 
 func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
@@ -245,6 +247,7 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 		sortRoutes(vh.Routes)
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
+	p.addServiceDescriptors()
 
 	var filters []*hcmv3.HttpFilter
 	filters = append(filters, r.rateLimitFilters(p)...)
