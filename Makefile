@@ -42,7 +42,7 @@ envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden a
 	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -run '^TestEnvoyValidate$$' ./bootstrap/
 
 redis: ## install redis-server from Debian when missing (root; e2e's global rate limit tests)
-	@command -v redis-server >/dev/null && exit 0; \
+	@{ [ -n "$$BTP_REDIS_SERVER" ] || command -v redis-server >/dev/null; } && exit 0; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 	  echo "redis-server missing: install it (Debian: apt-get install -y redis-server) or set BTP_REDIS_SERVER"; exit 1; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
