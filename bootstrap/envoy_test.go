@@ -131,6 +131,9 @@ func withoutGolangFilter(t *testing.T, b *bootstrapv3.Bootstrap) *bootstrapv3.Bo
 	for _, l := range b.GetStaticResources().GetListeners() {
 		for _, fc := range l.GetFilterChains() {
 			for _, nf := range fc.GetFilters() {
+				if nf.GetName() != "envoy.filters.network.http_connection_manager" {
+					continue // tcp_proxy: no HTTP filters
+				}
 				var hcm hcmv3.HttpConnectionManager
 				if err := nf.GetTypedConfig().UnmarshalTo(&hcm); err != nil {
 					t.Fatal(err)

@@ -194,8 +194,28 @@ type port struct {
 func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 	ports := map[int32]*port{}
 	var order []int32
+	tcp := map[int32]*listenerv3.Listener{}
+	owner := map[int32]string{} // the first Gateway listener on each port
 	for _, g := range m.Gateways {
 		for _, l := range g.Listeners {
+			name := g.Name.Namespace + "/" + g.Name.Name + "/" + l.Name
+			if prev, ok := owner[l.Port]; ok && (isTCP(l) || tcp[l.Port] != nil || ports[l.Port] == nil) {
+				// Only HTTP listeners share a port (by hostname); a TCP
+				// listener takes the whole port.
+				r.errs = append(r.errs, &policy.Error{Resource: "Gateway/" + g.Name.Namespace + "/" + g.Name.Name,
+					Msg: fmt.Sprintf("listener %s: port %d is already taken by listener %s: a %s listener needs a port of its own", l.Name, l.Port, prev, l.Protocol)})
+				continue
+			}
+			if _, ok := owner[l.Port]; !ok {
+				owner[l.Port] = name
+			}
+			if isTCP(l) {
+				if lis := r.tcpListener(g.Name.Namespace+"/"+g.Name.Name, l); lis != nil {
+					tcp[l.Port] = lis
+					order = append(order, l.Port)
+				}
+				continue
+			}
 			p := ports[l.Port]
 			if p == nil {
 				p = &port{
@@ -217,6 +237,10 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
 	out := make([]*listenerv3.Listener, 0, len(order))
 	for _, n := range order {
+		if lis := tcp[n]; lis != nil {
+			out = append(out, lis)
+			continue
+		}
 		out = append(out, r.listener(ports[n]))
 	}
 	return out

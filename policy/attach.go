@@ -71,6 +71,9 @@ type attacher struct {
 	// Envoy Gateway's translator finds, in its words. The status gives the
 	// translator's words when it has any: Envoy Gateway reports those.
 	invalidWhy, translationWhy map[string][]string
+	// badFields holds, per policy id, the spec fields with problems: what
+	// a TCP route leaves out of an Invalid policy (tcproutes.go).
+	badFields map[string][]string
 }
 
 func (v *resolver) policies() {
@@ -85,6 +88,7 @@ func (v *resolver) policies() {
 		mergeFailed:    map[scope]map[*Listener]mergeFailure{},
 		invalidWhy:     map[string][]string{},
 		translationWhy: map[string][]string{},
+		badFields:      map[string][]string{},
 	}
 	for id, why := range v.r.invalid {
 		a.invalidWhy[id] = append([]string(nil), why...)
@@ -100,6 +104,7 @@ func (v *resolver) policies() {
 				a.errs(p).add(is.field, "%s", is.msg)
 			}
 			a.markInvalid(p, is.statusMessage())
+			a.markBadField(p, is.field)
 		}
 	}
 	for _, p := range a.policies {
@@ -478,6 +483,10 @@ func (a *attacher) forGateway(p *egv1a1.BackendTrafficPolicy, t target) {
 func (a *attacher) effective() {
 	for rk, ats := range a.v.attachments {
 		for _, at := range ats {
+			if rk.kind == KindTCPRoute {
+				a.effectiveTCP(rk, at)
+				continue
+			}
 			gwScope := scope{kind: scopeGateway, name: at.gateway}
 			lScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
 			for _, rule := range at.route.Rules {

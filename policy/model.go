@@ -43,6 +43,7 @@ type Listener struct {
 const (
 	KindHTTPRoute = "HTTPRoute"
 	KindGRPCRoute = "GRPCRoute"
+	KindTCPRoute  = "TCPRoute"
 )
 
 // Route is one route (HTTPRoute, TCPRoute, ...) as attached to one listener.

@@ -30,6 +30,7 @@ type Resources struct {
 	Gateways       []*gwapiv1.Gateway
 	HTTPRoutes     []*gwapiv1.HTTPRoute
 	GRPCRoutes     []*gwapiv1.GRPCRoute
+	TCPRoutes      []*gwapiv1.TCPRoute
 	Policies       []*egv1a1.BackendTrafficPolicy
 	Backends       []*egv1a1.Backend
 	Services       []*corev1.Service

@@ -101,6 +101,9 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 	for _, g := range sortedByAge(r.GRPCRoutes) {
 		v.routeGRPC(g)
 	}
+	for _, tr := range sortedByAge(r.TCPRoutes) {
+		v.routeTCP(tr)
+	}
 	v.policies()
 	return v.model, v.list.Err()
 }
@@ -134,8 +137,8 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 		if _, dup := v.listeners[mg.Name][string(l.Name)]; dup {
 			continue // Read reported it (listeners are a list-type map keyed by name)
 		}
-		if l.Protocol != gwapiv1.HTTPProtocolType {
-			e.add(path+".protocol", "unsupported value %q: allowed HTTP", l.Protocol)
+		if l.Protocol != gwapiv1.HTTPProtocolType && l.Protocol != gwapiv1.TCPProtocolType {
+			e.add(path+".protocol", "unsupported value %q: allowed HTTP, TCP", l.Protocol)
 		}
 		if l.TLS != nil {
 			e.add(path+".tls", "not supported: envoy-btp renders plain HTTP listeners")
@@ -145,8 +148,8 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 				e.add(path+".allowedRoutes.namespaces.from", "unsupported value \"Selector\": allowed All, Same (btp reads no Namespace objects)")
 			}
 			for k, rk := range ar.Kinds {
-				if (rk.Kind != KindHTTPRoute && rk.Kind != KindGRPCRoute) || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
-					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q: allowed HTTPRoute, GRPCRoute", rk.Kind)
+				if !in(string(rk.Kind), listenerKinds(l.Protocol)...) || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
+					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q on a %s listener: allowed %s", rk.Kind, l.Protocol, strings.Join(listenerKinds(l.Protocol), ", "))
 				}
 			}
 		}
@@ -207,17 +210,29 @@ func allowsRoute(g *gwapiv1.Gateway, l string, ns string) bool {
 	return false
 }
 
+// listenerKinds are the route kinds a listener of protocol p can carry, as
+// Envoy Gateway's translator allows them (HTTPRoute and GRPCRoute on HTTP,
+// TCPRoute on TCP).
+func listenerKinds(p gwapiv1.ProtocolType) []string {
+	if p == gwapiv1.TCPProtocolType {
+		return []string{KindTCPRoute}
+	}
+	return []string{KindHTTPRoute, KindGRPCRoute}
+}
+
 // allowsKind reports whether listener l of gateway g admits routes of kind
-// (allowedRoutes.kinds; an HTTP listener admits HTTPRoute and GRPCRoute by
-// default).
+// (allowedRoutes.kinds, by default every kind its protocol carries).
 func allowsKind(g *gwapiv1.Gateway, l string, kind string) bool {
 	for i := range g.Spec.Listeners {
 		gl := &g.Spec.Listeners[i]
 		if string(gl.Name) != l {
 			continue
 		}
+		if !in(kind, listenerKinds(gl.Protocol)...) {
+			return false
+		}
 		if gl.AllowedRoutes == nil || len(gl.AllowedRoutes.Kinds) == 0 {
-			return kind == KindHTTPRoute || kind == KindGRPCRoute
+			return true
 		}
 		for _, rk := range gl.AllowedRoutes.Kinds {
 			if string(rk.Kind) == kind && (rk.Group == nil || *rk.Group == gwapiv1.GroupName) {

@@ -235,7 +235,7 @@ spec:
   addresses: [{type: IPAddress, value: 10.0.0.1}]
   listeners:
   - {name: http, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: TCPRoute}]}}
-`, []string{`Gateway/default/gw: spec.addresses: not supported`, `spec.listeners[0].allowedRoutes.kinds[0]: unsupported value "TCPRoute": allowed HTTPRoute, GRPCRoute`}},
+`, []string{`Gateway/default/gw: spec.addresses: not supported`, `spec.listeners[0].allowedRoutes.kinds[0]: unsupported value "TCPRoute" on a HTTP listener: allowed HTTPRoute, GRPCRoute`}},
 		{"duplicate rule names and default gateways", gatewayYAML + `
 ---
 apiVersion: gateway.networking.k8s.io/v1

@@ -69,10 +69,17 @@ func xRoutes(r *Resources) []*xRoute {
 		}
 		out = append(out, x)
 	}
+	for _, tr := range r.TCPRoutes {
+		x := &xRoute{kind: KindTCPRoute, obj: tr, parents: tr.Spec.ParentRefs}
+		for i := range tr.Spec.Rules {
+			x.ruleNames = append(x.ruleNames, tr.Spec.Rules[i].Name)
+		}
+		out = append(out, x)
+	}
 	return out
 }
 
 // readRouteKinds are the route kinds btp reads and policies may target.
-var readRouteKinds = []string{"HTTPRoute", "GRPCRoute"}
+var readRouteKinds = []string{"HTTPRoute", "GRPCRoute", "TCPRoute"}
 
 func isReadRouteKind(k string) bool { return in(k, readRouteKinds...) }
