@@ -498,7 +498,7 @@ func hitsAddend(c *ruleCtx, f string, s *egv1a1.RateLimitCostSpecifier) *routev3
 }
 
 // rateLimitFilters is Envoy's ratelimit filter for each domain a listener's
-// routes use, in Envoy Gateway's order (sorted): the listener's own, plus
+// routes use, in Envoy Gateway's order (by filter name): the listener's own, plus
 // one per policy with shared rules. The failure mode and timeout are Envoy
 // Gateway's EnvoyGateway rateLimit.failClosed and rateLimit.timeout (btp
 // render flags, since btp has no EnvoyGateway config).
@@ -510,7 +510,9 @@ func (r *renderer) rateLimitFilters(p *port) []*hcmv3.HttpFilter {
 	for d := range p.sharedDomains {
 		domains = append(domains, d)
 	}
-	sort.Strings(domains)
+	// Envoy Gateway orders filters of the same kind by name
+	// (OrderedHTTPFilters in internal/xds/translator/httpfilters.go).
+	sort.Slice(domains, func(i, j int) bool { return rateLimitFilter(domains[i], p.name) < rateLimitFilter(domains[j], p.name) })
 	out := make([]*hcmv3.HttpFilter, 0, len(domains))
 	for _, d := range domains {
 		cfg := &ratelimitv3.RateLimit{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,7 +101,7 @@ func TestRateLimitMatchesEnvoyGateway(t *testing.T) {
 			}
 			compareEGFilters(t, eg, out.Bootstrap)
 			compareEGRoutes(t, eg, out.Bootstrap)
-			compareEGService(t, eg, out.RateLimit)
+			compareEGService(t, eg, out.RateLimit, strings.HasSuffix(name, "-merged"))
 		})
 	}
 }
@@ -252,7 +253,11 @@ func rateLimitPerRoute(r *routev3.Route) map[string]*ratelimitv3.RateLimitPerRou
 	return out
 }
 
-func compareEGService(t *testing.T, eg *egOutput, cfgs []*RateLimitConfig) {
+// compareEGService compares the service configs exactly or, for merged
+// (a fixture where btp merges what Envoy Gateway duplicates), as the chains
+// and limits each holds, after checking that Envoy Gateway's has the sibling
+// duplicate the service would refuse.
+func compareEGService(t *testing.T, eg *egOutput, cfgs []*RateLimitConfig, merged bool) {
 	t.Helper()
 	var want []*rlsConfig
 	for _, raw := range eg.Service {
@@ -273,11 +278,58 @@ func compareEGService(t *testing.T, eg *egOutput, cfgs []*RateLimitConfig) {
 		got = append(got, &rlsConfig{Domain: c.Domain, Descriptors: toRLS(c.Descriptors)})
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Domain < got[j].Domain })
+	if merged {
+		dup := false
+		for _, c := range want {
+			dup = dup || hasDuplicateSibling(c.Descriptors)
+		}
+		if !dup {
+			t.Errorf("Envoy Gateway's service config has no duplicate sibling descriptor: compare this fixture exactly (drop -merged from its name)")
+		}
+		w, g := chains(want), chains(got)
+		if strings.Join(w, "\n") != strings.Join(g, "\n") {
+			t.Errorf("service config chains differ from Envoy Gateway's:\nEnvoy Gateway:\n%s\nbtp:\n%s", strings.Join(w, "\n"), strings.Join(g, "\n"))
+		}
+		return
+	}
 	w, _ := json.MarshalIndent(want, "", " ")
 	g, _ := json.MarshalIndent(got, "", " ")
 	if !bytes.Equal(w, g) {
 		t.Errorf("rate limit service config differs from Envoy Gateway's at %s\n(btp's whole config:\n%s)", firstDiff(w, g), g)
 	}
+}
+
+func hasDuplicateSibling(ds []*rlsDescriptor) bool {
+	seen := map[[2]string]bool{}
+	for _, d := range ds {
+		k := [2]string{d.Key, d.Value}
+		if seen[k] || hasDuplicateSibling(d.Descriptors) {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
+}
+
+// chains lists every limited descriptor chain of cfgs as one sorted line
+// each: domain, key=value path, limit, shadow mode.
+func chains(cfgs []*rlsConfig) []string {
+	var out []string
+	var walk func(prefix string, ds []*rlsDescriptor)
+	walk = func(prefix string, ds []*rlsDescriptor) {
+		for _, d := range ds {
+			p := prefix + " " + d.Key + "=" + d.Value
+			if d.RateLimit != nil {
+				out = append(out, fmt.Sprintf("%s: %d/%s shadow=%t", p, d.RateLimit.RequestsPerUnit, d.RateLimit.Unit, d.ShadowMode))
+			}
+			walk(p, d.Descriptors)
+		}
+	}
+	for _, c := range cfgs {
+		walk(c.Domain, c.Descriptors)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func toRLS(ds []*RateLimitDescriptor) []*rlsDescriptor {

@@ -66,7 +66,12 @@ func serviceLimit(c *ruleCtx, f string, l egv1a1.RateLimitValue) *RateLimitPolic
 // its actions send, in order) into the domain's tree and sets the limit on
 // its last node. Routes that send the same chain share the node; a chain
 // that arrives again with another limit is an error rather than a silent
-// first-wins.
+// first-wins. Chains that begin alike share their nodes: Envoy Gateway
+// appends each rule's chain whole instead, which differs only when two rules
+// of one route send the same first entry after the route's (sourceCIDR rules
+// on the same CIDR: masked_remote_address carries no rule index), and there
+// its config has two sibling nodes with one key and value, which the service
+// refuses to load ("duplicate descriptor composite key").
 func (r *renderer) addServiceDescriptor(c *ruleCtx, f, domain string, steps []rlStep, limit *RateLimitPolicy, shadow bool) {
 	if r.rateLimitConfigs == nil {
 		r.rateLimitConfigs = map[string]*RateLimitConfig{}
@@ -79,7 +84,7 @@ func (r *renderer) addServiceDescriptor(c *ruleCtx, f, domain string, steps []rl
 	}
 	level := &cfg.Descriptors
 	var node *RateLimitDescriptor
-	for _, s := range steps {
+	for i, s := range steps {
 		node = nil
 		for _, d := range *level {
 			if d.Key == s.key && d.Value == s.value {
@@ -88,7 +93,9 @@ func (r *renderer) addServiceDescriptor(c *ruleCtx, f, domain string, steps []rl
 			}
 		}
 		if node == nil {
-			node = &RateLimitDescriptor{Key: s.key, Value: s.value}
+			// Envoy Gateway marks every node of a shadow rule's chain below
+			// the route's (the service reads it on the limited node only).
+			node = &RateLimitDescriptor{Key: s.key, Value: s.value, ShadowMode: shadow && i > 0}
 			*level = append(*level, node)
 		}
 		level = &node.Descriptors
