@@ -45,6 +45,16 @@ func TestModuleExportsTheHooksItNeeds(t *testing.T) {
 		"envoy_dynamic_module_on_http_filter_stream_complete",
 		"envoy_dynamic_module_on_http_filter_destroy",
 		"envoy_dynamic_module_on_http_filter_scheduled",
+		// Required by Envoy 1.40 although the module uses none of them.
+		"envoy_dynamic_module_on_http_filter_http_callout_done",
+		"envoy_dynamic_module_on_http_filter_http_stream_headers",
+		"envoy_dynamic_module_on_http_filter_http_stream_data",
+		"envoy_dynamic_module_on_http_filter_http_stream_trailers",
+		"envoy_dynamic_module_on_http_filter_http_stream_complete",
+		"envoy_dynamic_module_on_http_filter_http_stream_reset",
+		"envoy_dynamic_module_on_http_filter_config_scheduled",
+		"envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark",
+		"envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark",
 	} {
 		if !exported[hook] {
 			t.Errorf("%s does not export %s", path, hook)

@@ -225,6 +225,17 @@ func (s *Stream) rateLimitComplete() {
 	}
 }
 
+// chargesResponse reports whether a bucket the request took from charges a
+// response cost at stream end.
+func (r *rlState) chargesResponse() bool {
+	for i := 0; i < r.taken; i++ {
+		if r.at(i).rs.plan.ResponseCost > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // matchState caches what rules fetched from the request, so several rules
 // cost one fetch each, and builds Distinct keys without allocating.
 type matchState struct {

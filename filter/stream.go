@@ -250,3 +250,43 @@ func Merge(parent, child *Config) *Config {
 	child.merged.last.Store(&mergeEntry{parent: parent, merged: got.(*Config)})
 	return got.(*Config)
 }
+
+// Later is a set of the callbacks that can still matter to a stream.
+type Later uint8
+
+const (
+	// LaterBody: OnRequestBody and OnRequestTrailers (the body is held or
+	// counted against requestBuffer).
+	LaterBody Later = 1 << iota
+	// LaterResponse: OnResponseHeaders (an override may match, or
+	// x-ratelimit-* headers are due).
+	LaterResponse
+	// LaterComplete: OnStreamComplete (retry budget accounting, response
+	// cost, or the host's attempt count).
+	LaterComplete
+)
+
+// Later reports which of the remaining callbacks can change anything for
+// this stream, as of now. A host whose every callback crosses from Envoy
+// into Go may skip the others: a route with no policy then costs one
+// crossing per request. It changes only inside the engine's calls, so
+// asking after each call is enough.
+func (s *Stream) Later() Later {
+	if s.cfg == nil || s.failed {
+		return 0
+	}
+	var l Later
+	if !s.replied {
+		if s.buffering || s.delaying || s.rl.pending {
+			l |= LaterBody
+		}
+		if len(s.cfg.over) > 0 || s.rl.unlimited || s.rl.hdr.rs != nil ||
+			(s.retryCounted && !s.cfg.opts.HostReportsAttempts) {
+			l |= LaterResponse
+		}
+	}
+	if s.retryCounted || s.rl.chargesResponse() {
+		l |= LaterComplete
+	}
+	return l
+}

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared"
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared/fake"
-
 	"github.com/envoy-btp/envoy-btp/filter"
 )
 
@@ -16,18 +13,20 @@ import (
 func newStream(t *testing.T, filterJSON, routeJSON string, headers map[string][]string) (*Stream, *fakeHandle, *fakeConfigHandle) {
 	t.Helper()
 	ch := &fakeConfigHandle{}
-	ff, err := ConfigFactory{}.Create(ch, []byte(filterJSON))
+	ff, err := NewFactory(ch, []byte(filterJSON))
 	if err != nil {
 		t.Fatalf("filter config: %v", err)
 	}
-	var route any
+	var route *filter.Config
 	if routeJSON != "" {
-		if route, err = (ConfigFactory{}).CreatePerRoute([]byte(routeJSON)); err != nil {
+		if route, err = ParseRouteConfig([]byte(routeJSON)); err != nil {
 			t.Fatalf("route config: %v", err)
 		}
 	}
 	h := newFakeHandle(route, headers)
-	return ff.Create(h).(*Stream), h, ch
+	s := &Stream{}
+	s.Start(ff, h)
+	return s, h, ch
 }
 
 func get(path string, extra ...string) map[string][]string {
@@ -42,22 +41,22 @@ func get(path string, extra ...string) map[string][]string {
 func countOf(h *fakeHandle, ch *fakeConfigHandle, c filter.Counter) uint64 {
 	for i, name := range ch.counters {
 		if name == StatName(c) {
-			return h.counts[shared.MetricID(i+1)]
+			return h.counts[uint64(i+1)]
 		}
 	}
 	return 0
 }
 
 func TestConfigErrorsNameTheField(t *testing.T) {
-	_, err := ConfigFactory{}.Create(&fakeConfigHandle{}, []byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Sec"}}]}}}`))
+	_, err := NewFactory(&fakeConfigHandle{}, []byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Sec"}}]}}}`))
 	if err == nil || !strings.Contains(err.Error(), "btp filter config: rateLimit.local.rules[0].limit.unit") {
 		t.Errorf("filter config error %v, want it to name rateLimit.local.rules[0].limit.unit", err)
 	}
-	_, err = ConfigFactory{}.CreatePerRoute([]byte(`{"requestBuffer":{"limit":"lots"}}`))
+	_, err = ParseRouteConfig([]byte(`{"requestBuffer":{"limit":"lots"}}`))
 	if err == nil || !strings.Contains(err.Error(), "btp per-route config: requestBuffer.limit") {
 		t.Errorf("per-route error %v, want it to name requestBuffer.limit", err)
 	}
-	if _, err := (ConfigFactory{}).Create(&fakeConfigHandle{}, nil); err != nil {
+	if _, err := NewFactory(&fakeConfigHandle{}, nil); err != nil {
 		t.Errorf("empty filter config: %v, want the empty defaults", err)
 	}
 }
@@ -75,19 +74,20 @@ func TestCountersAreDefinedUnderTheirStatNames(t *testing.T) {
 func TestRateLimitReplyAndCounter(t *testing.T) {
 	route := `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"value":"10.0.0.0/8"}}],"limit":{"requests":1,"unit":"Hour"}}]}}}`
 	ch := &fakeConfigHandle{}
-	ff, _ := ConfigFactory{}.Create(ch, []byte("{}"))
-	rc, err := ConfigFactory{}.CreatePerRoute([]byte(route))
+	ff, _ := NewFactory(ch, []byte("{}"))
+	rc, err := ParseRouteConfig([]byte(route))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last *fakeHandle
-	for i, want := range []shared.HeadersStatus{shared.HeadersStatusContinue, shared.HeadersStatusStop} {
+	s := &Stream{} // reused across requests, as the host does
+	for i, want := range []Status{Continue, Stop} {
 		h := newFakeHandle(rc, get("/"))
-		s := ff.Create(h).(*Stream)
-		if got := s.OnRequestHeaders(h.reqHdr, true); got != want {
+		s.Start(ff, h)
+		if got := s.OnRequestHeaders(true); got != want {
 			t.Fatalf("request %d: status %v, want %v", i, got, want)
 		}
-		s.OnStreamComplete()
+		s.OnStreamComplete(1)
 		last = h
 	}
 	if len(last.replies) != 1 || last.replies[0].status != 429 {
@@ -113,7 +113,7 @@ func hasHeader(hs [][2]string, k, v string) bool {
 func TestDelayResumesThroughTheScheduler(t *testing.T) {
 	s, h, _ := newStream(t, "{}", `{"faultInjection":{"delay":{"fixedDelay":"20ms"}}}`, get("/"))
 	start := time.Now()
-	if got := s.OnRequestHeaders(h.reqHdr, true); got != shared.HeadersStatusStop {
+	if got := s.OnRequestHeaders(true); got != Stop {
 		t.Fatalf("headers status %v, want Stop while delayed", got)
 	}
 	if h.continued != 0 {
@@ -121,7 +121,7 @@ func TestDelayResumesThroughTheScheduler(t *testing.T) {
 	}
 	var task func()
 	select {
-	case task = <-h.sched.tasks:
+	case task = <-h.tasks:
 	case <-time.After(2 * time.Second):
 		t.Fatal("the delay never scheduled its resume")
 	}
@@ -137,19 +137,19 @@ func TestDelayResumesThroughTheScheduler(t *testing.T) {
 func TestDelayHoldsTheBodyAndBufferStillCounts(t *testing.T) {
 	route := `{"faultInjection":{"delay":{"fixedDelay":"10ms"}},"requestBuffer":{"limit":"100"}}`
 	s, h, _ := newStream(t, "{}", route, map[string][]string{":method": {"POST"}, ":path": {"/"}})
-	if got := s.OnRequestHeaders(h.reqHdr, false); got != shared.HeadersStatusStop {
+	if got := s.OnRequestHeaders(false); got != Stop {
 		t.Fatalf("headers: %v, want Stop", got)
 	}
-	if got := s.OnRequestBody(fake.NewFakeBodyBuffer(make([]byte, 60)), false); got != shared.BodyStatusStopAndBuffer {
+	if got := s.OnRequestBody(60, false); got != StopAndBuffer {
 		t.Fatalf("body during the delay: %v, want StopAndBuffer", got)
 	}
-	if got := s.OnRequestBody(fake.NewFakeBodyBuffer(make([]byte, 60)), true); got != shared.BodyStatusStopNoBuffer {
+	if got := s.OnRequestBody(60, true); got != StopNoBuffer {
 		t.Fatalf("body over the limit: %v, want StopNoBuffer after the 413", got)
 	}
 	if len(h.replies) != 1 || h.replies[0].status != 413 {
 		t.Fatalf("replies %+v, want one 413", h.replies)
 	}
-	(<-h.sched.tasks)() // the delay fires after the reply: nothing more happens
+	(<-h.tasks)() // the delay fires after the reply: nothing more happens
 	if h.continued != 0 || len(h.replies) != 1 {
 		t.Errorf("after the reply the resume continued %d times, replied %d times", h.continued, len(h.replies))
 	}
@@ -158,11 +158,11 @@ func TestDelayHoldsTheBodyAndBufferStillCounts(t *testing.T) {
 func TestDelayedBodyUnderTheLimitContinuesAfterTheDelay(t *testing.T) {
 	route := `{"faultInjection":{"delay":{"fixedDelay":"10ms"}},"requestBuffer":{"limit":"100"}}`
 	s, h, _ := newStream(t, "{}", route, map[string][]string{":method": {"POST"}, ":path": {"/"}})
-	s.OnRequestHeaders(h.reqHdr, false)
-	if got := s.OnRequestBody(fake.NewFakeBodyBuffer(make([]byte, 50)), true); got != shared.BodyStatusStopAndBuffer {
+	s.OnRequestHeaders(false)
+	if got := s.OnRequestBody(50, true); got != StopAndBuffer {
 		t.Fatalf("whole body during the delay: %v, want StopAndBuffer until the delay passes", got)
 	}
-	(<-h.sched.tasks)()
+	(<-h.tasks)()
 	if h.continued != 1 || len(h.replies) != 0 {
 		t.Errorf("after the delay: continued %d, replies %d; want 1 and 0", h.continued, len(h.replies))
 	}
@@ -170,7 +170,7 @@ func TestDelayedBodyUnderTheLimitContinuesAfterTheDelay(t *testing.T) {
 
 func TestEnginePanicIs500(t *testing.T) {
 	s, h, ch := newStream(t, `{"debug":{"panicHeader":"x-boom"}}`, "", get("/", "x-boom", "1"))
-	if got := s.OnRequestHeaders(h.reqHdr, true); got != shared.HeadersStatusStop {
+	if got := s.OnRequestHeaders(true); got != Stop {
 		t.Fatalf("status %v, want Stop", got)
 	}
 	if len(h.replies) != 1 || h.replies[0].status != 500 {
@@ -183,8 +183,8 @@ func TestEnginePanicIs500(t *testing.T) {
 
 func TestHostPanicIs500(t *testing.T) {
 	s, h, ch := newStream(t, "{}", "", get("/"))
-	h.panicOn = "GetMostSpecificConfig"
-	if got := s.OnRequestHeaders(h.reqHdr, true); got != shared.HeadersStatusStop {
+	h.panicOn = "RouteConfig"
+	if got := s.OnRequestHeaders(true); got != Stop {
 		t.Fatalf("status %v, want Stop", got)
 	}
 	if len(h.replies) != 1 || h.replies[0].status != 500 {
@@ -194,15 +194,17 @@ func TestHostPanicIs500(t *testing.T) {
 		t.Errorf("panics counted %d, want 1", got)
 	}
 	// The stream stays usable for the rest of Envoy's callbacks.
-	s.OnResponseHeaders(fake.NewFakeHeaderMap(map[string][]string{":status": {"500"}}), true)
-	s.OnStreamComplete()
+	h.respHdr = newFakeHeaders(map[string][]string{":status": {"500"}})
+	s.OnResponseHeaders()
+	s.OnStreamComplete(1)
 }
 
 func TestResponseOverride(t *testing.T) {
 	route := `{"responseOverride":[{"match":{"statusCodes":[{"value":502}]},"response":{"statusCode":503,"contentType":"text/plain","body":{"inline":"try later"}}}]}`
 	s, h, _ := newStream(t, "{}", route, get("/"))
-	s.OnRequestHeaders(h.reqHdr, true)
-	if got := s.OnResponseHeaders(fake.NewFakeHeaderMap(map[string][]string{":status": {"502"}}), false); got != shared.HeadersStatusStop {
+	s.OnRequestHeaders(true)
+	h.respHdr = newFakeHeaders(map[string][]string{":status": {"502"}})
+	if got := s.OnResponseHeaders(); got != Stop {
 		t.Fatalf("status %v, want Stop", got)
 	}
 	if len(h.replies) != 1 || h.replies[0].status != 503 || h.replies[0].body != "try later" || !hasHeader(h.replies[0].headers, "content-type", "text/plain") {
@@ -212,7 +214,7 @@ func TestResponseOverride(t *testing.T) {
 
 func TestStatusParsing(t *testing.T) {
 	for in, want := range map[string]int{"200": 200, "503": 503, "": 0, "20x": 0, "2000": 0} {
-		if got := status(fake.NewFakeHeaderMap(map[string][]string{":status": {in}})); got != want {
+		if got := parseStatus(in); got != want {
 			t.Errorf("status(%q) = %d, want %d", in, got, want)
 		}
 	}

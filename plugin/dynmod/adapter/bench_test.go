@@ -3,32 +3,81 @@ package adapter
 import (
 	"testing"
 
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared/fake"
+	"github.com/envoy-btp/envoy-btp/filter"
 )
 
 // BenchmarkRequest is one allowed request through the adapter with a rate
 // limit, retry and timeout configured: request headers, response headers,
-// stream end. The fake handle stands in for Envoy (its header map is a Go
-// map), so this measures the adapter and the engine, not the ABI calls.
-// Of the 7 allocs/op, 6 are the fake map's Set (one per header the engine
-// sets); the adapter's own is the Stream Envoy asks for per request.
+// stream end, on one reused Stream as the host keeps it. The fake handle
+// stands in for Envoy (its header map is a Go map), so this measures the
+// adapter and the engine, not the ABI calls.
 func BenchmarkRequest(b *testing.B) {
-	ff, err := ConfigFactory{}.Create(&fakeConfigHandle{}, []byte("{}"))
+	ff, err := NewFactory(&fakeConfigHandle{}, []byte("{}"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	rc, err := ConfigFactory{}.CreatePerRoute([]byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":4000000000,"unit":"Second"}}]}},
+	rc, err := ParseRouteConfig([]byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":4000000000,"unit":"Second"}}]}},
 		"retry":{"numRetries":2,"retryOn":{"triggers":["connect-failure"]}},"timeout":{"http":{"requestTimeout":"2s"}}}`))
 	if err != nil {
 		b.Fatal(err)
 	}
 	h := newFakeHandle(rc, map[string][]string{":method": {"GET"}, ":path": {"/"}, "x-user": {"alice"}})
-	resp := fake.NewFakeHeaderMap(map[string][]string{":status": {"200"}})
+	s := &Stream{}
 	b.ReportAllocs()
 	for b.Loop() {
-		s := ff.Create(h).(*Stream)
-		s.OnRequestHeaders(h.reqHdr, true)
-		s.OnResponseHeaders(resp, true)
-		s.OnStreamComplete()
+		s.Start(ff, h)
+		s.OnRequestHeaders(true)
+		s.OnResponseHeaders()
+		s.OnStreamComplete(1)
+	}
+}
+
+// A reused Stream allocates nothing per request (the fake's map holds the
+// header values the engine sets, after the first request they are
+// overwritten in place).
+func TestRequestAllocatesNothing(t *testing.T) {
+	ff, _ := NewFactory(&fakeConfigHandle{}, []byte("{}"))
+	rc, err := ParseRouteConfig([]byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":4000000000,"unit":"Second"}}]}},"responseOverride":[{"match":{"statusCodes":[{"value":502}]},"response":{"statusCode":503}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newFakeHandle(rc, map[string][]string{":method": {"GET"}, ":path": {"/"}, "x-user": {"alice"}})
+	s := &Stream{}
+	run := func() {
+		s.Start(ff, h)
+		s.OnRequestHeaders(true)
+		s.OnResponseHeaders()
+		s.OnStreamComplete(1)
+	}
+	run()
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Errorf("%v allocations per request, want 0", n)
+	}
+}
+
+// Later tells the host which callbacks it may skip: a route without a
+// policy needs none after the request headers; a rate-limited route needs
+// the response headers (x-ratelimit-*) but not the stream's end.
+func TestLaterNamesTheCallbacksThatMatter(t *testing.T) {
+	for _, tc := range []struct {
+		name, route string
+		want        filter.Later
+	}{
+		{"no policy", `{}`, 0},
+		{"local rate limit", `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":100,"unit":"Second"}}]}}}`, filter.LaterResponse},
+		{"response override", `{"responseOverride":[{"match":{"statusCodes":[{"value":502}]},"response":{"statusCode":503}}]}`, filter.LaterResponse},
+		{"retry budget", `{"retry":{"numRetries":2}}`, filter.LaterComplete},
+		{"fault delay", `{"faultInjection":{"delay":{"fixedDelay":"1h"}}}`, filter.LaterBody | filter.LaterComplete},
+	} {
+		s, h, _ := newStream(t, "{}", tc.route, get("/"))
+		if got := s.Later(); got != filter.LaterBody|filter.LaterResponse|filter.LaterComplete {
+			t.Errorf("%s: before the request headers Later() = %b, want every callback", tc.name, got)
+		}
+		s.OnRequestHeaders(true)
+		if got := s.Later(); got != tc.want {
+			t.Errorf("%s: Later() = %b, want %b", tc.name, got, tc.want)
+		}
+		s.OnStreamComplete(1)
+		_ = h
 	}
 }

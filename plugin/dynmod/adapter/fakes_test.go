@@ -3,112 +3,101 @@ package adapter
 import (
 	"sync"
 
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared"
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared/fake"
+	"github.com/envoy-btp/envoy-btp/filter"
 )
 
-// fakeConfigHandle records defined counters and log lines.
+// fakeConfigHandle records defined counters.
 type fakeConfigHandle struct {
 	mu       sync.Mutex
 	counters []string
-	logs     []string
 }
 
-func (h *fakeConfigHandle) Log(_ shared.LogLevel, format string, args ...any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.logs = append(h.logs, format)
-}
-
-func (h *fakeConfigHandle) DefineHistogram(string, ...string) (shared.MetricID, shared.MetricsResult) {
-	return 0, shared.MetricsFrozen
-}
-
-func (h *fakeConfigHandle) DefineGauge(string, ...string) (shared.MetricID, shared.MetricsResult) {
-	return 0, shared.MetricsFrozen
-}
-
-func (h *fakeConfigHandle) DefineCounter(name string, _ ...string) (shared.MetricID, shared.MetricsResult) {
+func (h *fakeConfigHandle) DefineCounter(name string) (uint64, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.counters = append(h.counters, name)
-	return shared.MetricID(len(h.counters)), shared.MetricsSuccess // ids start at 1, like Envoy's
+	return uint64(len(h.counters)), true // ids start at 1, like Envoy's
 }
 
 // reply is a local reply the fake stream saw.
 type reply struct {
-	status  uint32
+	status  int
 	headers [][2]string
 	body    string
 	detail  string
 }
 
-// fakeHandle is the part of shared.HttpFilterHandle the adapter uses; any
-// other method panics through the nil embedded interface.
-type fakeHandle struct {
-	shared.HttpFilterHandle
+// fakeHeaders is a header map: the first value of each name, and how many
+// times the engine set one.
+type fakeHeaders struct {
+	m    map[string]string
+	sets int
+}
 
-	route     any
-	reqHdr    *fake.FakeHeaderMap
+func newFakeHeaders(m map[string][]string) *fakeHeaders {
+	h := &fakeHeaders{m: map[string]string{}}
+	for k, v := range m {
+		h.m[k] = v[0]
+	}
+	return h
+}
+
+func (h *fakeHeaders) Get(name string) (string, bool) { v, ok := h.m[name]; return v, ok }
+
+func (h *fakeHeaders) Set(name, value string) { h.m[name] = value; h.sets++ }
+
+// fakeHandle stands in for Envoy's side of one stream.
+type fakeHandle struct {
+	route     *filter.Config
+	reqHdr    *fakeHeaders
+	respHdr   *fakeHeaders
 	source    string
-	attempts  float64
 	replies   []reply
 	continued int
-	counts    map[shared.MetricID]uint64
-	sched     *fakeScheduler
+	expected  int // ExpectSchedule calls
+	counts    map[uint64]uint64
+	tasks     chan func()
 	panicOn   string // method name that panics
 }
 
-func newFakeHandle(route any, headers map[string][]string) *fakeHandle {
+func newFakeHandle(route *filter.Config, headers map[string][]string) *fakeHandle {
 	return &fakeHandle{
-		route:  route,
-		reqHdr: fake.NewFakeHeaderMap(headers),
-		source: "10.1.2.3:5555",
-		counts: map[shared.MetricID]uint64{},
-		sched:  &fakeScheduler{tasks: make(chan func(), 4)},
+		route:   route,
+		reqHdr:  newFakeHeaders(headers),
+		respHdr: newFakeHeaders(map[string][]string{":status": {"200"}}),
+		source:  "10.1.2.3:5555",
+		counts:  map[uint64]uint64{},
+		tasks:   make(chan func(), 4),
 	}
 }
 
-func (h *fakeHandle) GetMostSpecificConfig() any {
-	if h.panicOn == "GetMostSpecificConfig" {
-		panic("fake: GetMostSpecificConfig")
+func (h *fakeHandle) RouteConfig() *filter.Config {
+	if h.panicOn == "RouteConfig" {
+		panic("fake: RouteConfig")
 	}
 	return h.route
 }
 
-func (h *fakeHandle) SendLocalResponse(status uint32, headers [][2]string, body []byte, detail string) {
-	h.replies = append(h.replies, reply{status, headers, string(body), detail})
-}
+func (h *fakeHandle) RequestHeaders() Headers { return h.reqHdr }
 
-func (h *fakeHandle) GetScheduler() shared.Scheduler { return h.sched }
+func (h *fakeHandle) ResponseHeaders() Headers { return h.respHdr }
+
+func (h *fakeHandle) SourceAddress() string { return h.source }
+
+func (h *fakeHandle) SendLocalResponse(status int, headers [][2]string, body, detail string) {
+	h.replies = append(h.replies, reply{status, headers, body, detail})
+}
 
 func (h *fakeHandle) ContinueRequest() { h.continued++ }
 
-func (h *fakeHandle) IncrementCounterValue(id shared.MetricID, v uint64, _ ...string) shared.MetricsResult {
-	h.counts[id] += v
-	return shared.MetricsSuccess
-}
+func (h *fakeHandle) ExpectSchedule() { h.expected++ }
 
-func (h *fakeHandle) GetAttributeString(id shared.AttributeID) (string, bool) {
-	if id == shared.AttributeIDSourceAddress {
-		return h.source, true
+// Schedule hands the task to the test, which runs it as Envoy's worker
+// thread would.
+func (h *fakeHandle) Schedule(task func()) { h.tasks <- task }
+
+func (h *fakeHandle) IncrementCounters(ids, n []uint64) {
+	for i, id := range ids {
+		h.counts[id] += n[i]
 	}
-	return "", false
 }
-
-func (h *fakeHandle) GetAttributeNumber(id shared.AttributeID) (float64, bool) {
-	if id == shared.AttributeIDUpstreamRequestAttemptCount {
-		return h.attempts, true
-	}
-	return 0, false
-}
-
-func (h *fakeHandle) Log(shared.LogLevel, string, ...any) {}
-
-// fakeScheduler hands scheduled tasks to the test, which runs them as
-// Envoy's worker thread would.
-type fakeScheduler struct {
-	tasks chan func()
-}
-
-func (s *fakeScheduler) Schedule(f func()) { s.tasks <- f }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared"
-
 	"github.com/envoy-btp/envoy-btp/filter"
 )
 
@@ -29,18 +27,28 @@ func (p *pendingCounts) Inc(c filter.Counter) {
 	}
 }
 
-// flush moves the pending deltas into Envoy's counters ids through h.
-func (p *pendingCounts) flush(h shared.HttpFilterHandle, ids *counterIDs) {
+// flush moves the pending deltas into Envoy's counters ids through h, in
+// one call to the host; buf is the caller's scratch (a Go array passed to
+// an interface method would escape, an allocation per flush).
+func (p *pendingCounts) flush(h Handle, ids *counterIDs, buf *countBuf) {
 	if !p.dirty.Load() || ids == nil {
 		return
 	}
 	p.dirty.Store(false)
+	idv, nv := &buf[0], &buf[1]
+	k := 0
 	for i := range p.delta {
 		if d := p.delta[i].Swap(0); d > 0 && ids.ok[i] {
-			h.IncrementCounterValue(ids.id[i], uint64(d))
+			idv[k], nv[k] = ids.id[i], uint64(d)
+			k++
 		}
 	}
+	if k > 0 {
+		h.IncrementCounters(idv[:k], nv[:k])
+	}
 }
+
+type countBuf [2][filter.NumCounters]uint64
 
 // counts is the one engine Stats of this process (all configs share it;
 // their counters have the same names in Envoy).
@@ -48,7 +56,7 @@ var counts pendingCounts
 
 // counterIDs are Envoy's ids for the engine's counters in one filter config.
 type counterIDs struct {
-	id [filter.NumCounters]shared.MetricID
+	id [filter.NumCounters]uint64
 	ok [filter.NumCounters]bool
 }
 
@@ -60,12 +68,12 @@ func StatName(c filter.Counter) string {
 	return strings.TrimPrefix(c.Name(), "btp.")
 }
 
-func defineCounters(h shared.HttpFilterConfigHandle) *counterIDs {
+func defineCounters(h ConfigHandle) *counterIDs {
 	ids := &counterIDs{}
 	for c := filter.Counter(0); c < filter.NumCounters; c++ {
-		id, res := h.DefineCounter(StatName(c))
-		if res != shared.MetricsSuccess {
-			h.Log(shared.LogLevelWarn, "btp: counter %s not defined (metrics result %d); it will not be counted", StatName(c), res)
+		id, ok := h.DefineCounter(StatName(c))
+		if !ok {
+			Log(LevelWarn, "btp: counter "+StatName(c)+" not defined; it will not be counted")
 			continue
 		}
 		ids.id[c], ids.ok[c] = id, true

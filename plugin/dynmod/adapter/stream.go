@@ -4,19 +4,18 @@ import (
 	"fmt"
 	"runtime/debug"
 	"time"
-	"unsafe"
-
-	"github.com/envoyproxy/envoy/source/extensions/dynamic_modules/sdk/go/shared"
 
 	"github.com/envoy-btp/envoy-btp/filter"
 )
 
-// Stream is the SDK's HttpFilter for one request: it feeds the engine's
-// filter.Stream and performs its Actions. Envoy calls it on one worker
-// thread; the only other goroutine is a delay's timer, which merely asks the
-// SDK's scheduler to run the resume on that worker thread.
+// Stream feeds one request's callbacks to the engine's filter.Stream and
+// performs its Actions through the host's Handle. Envoy calls it on one
+// worker thread; the only other goroutine is a delay's timer, which merely
+// asks the host to run the resume on that worker thread. A host embeds a
+// Stream in its own per-request object and reuses it (Start), so a request
+// allocates nothing here.
 type Stream struct {
-	h shared.HttpFilterHandle
+	h Handle
 	f *Factory
 
 	s    filter.Stream
@@ -28,95 +27,120 @@ type Stream struct {
 	delaying bool // a delay timer is armed; the request is held
 	reqEnded bool // the whole request has arrived
 	timer    *time.Timer
+	counts   countBuf
+}
+
+func (x *Stream) flush() { counts.flush(x.h, x.f.ids, &x.counts) }
+
+// Start (re)starts x for a new request on Envoy's filter f.
+func (x *Stream) Start(f *Factory, h Handle) {
+	timer := x.timer
+	*x = Stream{h: h, f: f}
+	if timer != nil {
+		timer.Stop()
+	}
+}
+
+// Later reports which callbacks after the current one can matter, so the
+// host can answer the others without calling into Go (see filter.Later).
+func (x *Stream) Later() filter.Later {
+	if !x.started {
+		return filter.LaterBody | filter.LaterResponse | filter.LaterComplete
+	}
+	l := x.s.Later()
+	if x.delaying {
+		l |= filter.LaterBody | filter.LaterComplete // the timer is stopped at the end
+	}
+	return l
 }
 
 // OnRequestHeaders picks the route's config, merged over the filter-level
 // defaults, and asks the engine.
-func (x *Stream) OnRequestHeaders(hdr shared.HeaderMap, endStream bool) (st shared.HeadersStatus) {
+func (x *Stream) OnRequestHeaders(endStream bool) (st Status) {
 	defer func() {
 		if x.hostPanic(recover()) {
-			st = shared.HeadersStatusStop
+			st = Stop
 		}
 	}()
 	cfg := x.f.defaults
-	if rc, ok := x.h.GetMostSpecificConfig().(*filter.Config); ok {
+	if rc := x.h.RouteConfig(); rc != nil {
 		cfg = filter.Merge(cfg, rc)
 	}
 	x.s.Init(cfg)
 	x.started = true
 	x.reqEnded = endStream
-	x.req = requestView{h: x.h, hdr: hdr}
+	x.req = requestView{h: x.h, hdr: x.h.RequestHeaders()}
 	a := x.s.OnRequestHeaders(&x.req, endStream)
-	counts.flush(x.h, x.f.ids)
+	x.flush()
 	switch a.Kind {
 	case filter.SendReply:
 		x.reply(a.Reply)
-		return shared.HeadersStatusStop
+		return Stop
 	case filter.Delay:
 		x.delay(a.Delay)
-		return shared.HeadersStatusStop
+		return Stop
 	case filter.StopAndBuffer:
-		return shared.HeadersStatusStop
+		return Stop
 	}
-	return shared.HeadersStatusContinue
+	return Continue
 }
 
-// OnRequestBody counts each chunk against requestBuffer. While a delay is
-// pending the chunks are held too; the engine still sees them, so a body
-// over the limit is refused without waiting for the delay.
-func (x *Stream) OnRequestBody(body shared.BodyBuffer, endStream bool) (st shared.BodyStatus) {
+// OnRequestBody counts a chunk of n bytes against requestBuffer. While a
+// delay is pending the chunks are held too; the engine still sees them, so
+// a body over the limit is refused without waiting for the delay.
+func (x *Stream) OnRequestBody(n int, endStream bool) (st Status) {
 	defer func() {
 		if x.hostPanic(recover()) {
-			st = shared.BodyStatusStopNoBuffer
+			st = StopNoBuffer
 		}
 	}()
 	if !x.started || x.replied {
-		return shared.BodyStatusContinue
+		return Continue
 	}
 	if endStream {
 		x.reqEnded = true
 	}
-	a := x.s.OnRequestBody(int(body.GetSize()), endStream)
-	counts.flush(x.h, x.f.ids)
+	a := x.s.OnRequestBody(n, endStream)
+	x.flush()
 	return x.bodyStatus(a)
 }
 
 // OnRequestTrailers ends the request body.
-func (x *Stream) OnRequestTrailers(trailers shared.HeaderMap) (st shared.TrailersStatus) {
+func (x *Stream) OnRequestTrailers() (st Status) {
 	defer func() {
 		if x.hostPanic(recover()) {
-			st = shared.TrailersStatusStop
+			st = Stop
 		}
 	}()
 	if !x.started || x.replied {
-		return shared.TrailersStatusContinue
+		return Continue
 	}
 	x.reqEnded = true
 	a := x.s.OnRequestTrailers()
-	counts.flush(x.h, x.f.ids)
-	if x.bodyStatus(a) == shared.BodyStatusContinue {
-		return shared.TrailersStatusContinue
+	x.flush()
+	if x.bodyStatus(a) == Continue {
+		return Continue
 	}
-	return shared.TrailersStatusStop
+	return Stop
 }
 
-func (x *Stream) bodyStatus(a filter.Action) shared.BodyStatus {
+func (x *Stream) bodyStatus(a filter.Action) Status {
 	switch {
 	case a.Kind == filter.SendReply:
 		x.reply(a.Reply)
-		return shared.BodyStatusStopNoBuffer
+		return StopNoBuffer
 	case x.delaying || a.Kind == filter.StopAndBuffer:
-		return shared.BodyStatusStopAndBuffer
+		return StopAndBuffer
 	}
-	return shared.BodyStatusContinue
+	return Continue
 }
 
-// delay arms a timer; when it fires, the SDK's scheduler runs resume on the
-// worker thread. Nothing sleeps on an Envoy thread.
+// delay arms a timer; when it fires, the host runs resume on the worker
+// thread. Nothing sleeps on an Envoy thread.
 func (x *Stream) delay(d time.Duration) {
 	x.delaying = true
-	sched := x.h.GetScheduler()
-	x.timer = time.AfterFunc(d, func() { sched.Schedule(x.resume) })
+	x.h.ExpectSchedule()
+	x.timer = time.AfterFunc(d, func() { x.h.Schedule(x.resume) })
 }
 
 // resume runs on the worker thread once a delay has passed.
@@ -126,8 +150,9 @@ func (x *Stream) resume() {
 		return
 	}
 	x.delaying = false
+	x.req.hdr = x.h.RequestHeaders()
 	a := x.s.OnDelayDone(&x.req)
-	counts.flush(x.h, x.f.ids)
+	x.flush()
 	switch {
 	case a.Kind == filter.SendReply:
 		x.reply(a.Reply)
@@ -140,36 +165,28 @@ func (x *Stream) resume() {
 
 // OnResponseHeaders lets the engine add rate-limit headers or replace the
 // response (responseOverride).
-func (x *Stream) OnResponseHeaders(hdr shared.HeaderMap, endStream bool) (st shared.HeadersStatus) {
+func (x *Stream) OnResponseHeaders() (st Status) {
 	defer func() {
 		if x.hostPanic(recover()) {
-			st = shared.HeadersStatusStop
+			st = Stop
 		}
 	}()
 	if !x.started || x.replied {
-		return shared.HeadersStatusContinue
+		return Continue
 	}
-	x.resp = responseView{hdr: hdr}
-	a := x.s.OnResponseHeaders(status(hdr), &x.resp)
-	counts.flush(x.h, x.f.ids)
+	x.resp = responseView{hdr: x.h.ResponseHeaders()}
+	a := x.s.OnResponseHeaders(x.resp.status(), &x.resp)
+	x.flush()
 	if a.Kind == filter.SendReply {
 		x.reply(a.Reply)
-		return shared.HeadersStatusStop
+		return Stop
 	}
-	return shared.HeadersStatusContinue
-}
-
-func (x *Stream) OnResponseBody(shared.BodyBuffer, bool) shared.BodyStatus {
-	return shared.BodyStatusContinue
-}
-
-func (x *Stream) OnResponseTrailers(shared.HeaderMap) shared.TrailersStatus {
-	return shared.TrailersStatusContinue
+	return Continue
 }
 
 // OnStreamComplete closes the engine's stream with the number of upstream
 // attempts Envoy made (retry budget accounting).
-func (x *Stream) OnStreamComplete() {
+func (x *Stream) OnStreamComplete(attempts int) {
 	defer func() { x.hostPanic(recover()) }()
 	if x.timer != nil {
 		x.timer.Stop()
@@ -178,9 +195,8 @@ func (x *Stream) OnStreamComplete() {
 	if !x.started {
 		return
 	}
-	attempts, _ := x.h.GetAttributeNumber(shared.AttributeIDUpstreamRequestAttemptCount)
-	x.s.OnStreamComplete(int(attempts))
-	counts.flush(x.h, x.f.ids)
+	x.s.OnStreamComplete(attempts)
+	x.flush()
 }
 
 // reply sends the engine's local reply exactly as it goes on the wire.
@@ -190,7 +206,7 @@ func (x *Stream) reply(r *filter.Reply) {
 	}
 	x.replied, x.delaying = true, false
 	code, headers, body := r.Wire()
-	x.h.SendLocalResponse(uint32(code), headers, unsafe.Slice(unsafe.StringData(body), len(body)), r.Details)
+	x.h.SendLocalResponse(code, headers, body, r.Details)
 }
 
 // hostPanic handles a panic that escaped into the adapter (the engine
@@ -200,14 +216,14 @@ func (x *Stream) hostPanic(v any) bool {
 	if v == nil {
 		return false
 	}
-	logf(shared.LogLevelError, "%s", fmt.Sprintf("btp: recovered panic in the dynamic-module host: %v\n%s", v, debug.Stack()))
+	Log(LevelError, fmt.Sprintf("btp: recovered panic in the dynamic-module host: %v\n%s", v, debug.Stack()))
 	counts.Inc(filter.Panics)
 	func() {
 		defer func() { recover() }() // the handle may be what panicked
 		if !x.replied {
 			x.reply(filter.PanicReply())
 		}
-		counts.flush(x.h, x.f.ids)
+		x.flush()
 	}()
 	return true
 }
