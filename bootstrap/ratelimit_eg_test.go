@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -95,7 +96,11 @@ func TestRateLimitMatchesEnvoyGateway(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := RenderAll(m, Options{})
+			opts := Options{}
+			if strings.Contains(name, "failclosed") { // as testdata/egtranslate translates it
+				opts.RateLimitFailClosed, opts.RateLimitTimeout = true, 50*time.Millisecond
+			}
+			out, err := RenderAll(m, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -105,6 +106,10 @@ func fail(err error) {
 
 const controllerNamespace = "envoy-gateway-system"
 
+// failClosedMarker in a fixture's name translates it with the rate limit
+// service failing closed and a 50ms timeout.
+const failClosedMarker = "failclosed"
+
 func translate(in string) (*Output, error) {
 	b, err := os.ReadFile(in)
 	if err != nil {
@@ -148,8 +153,14 @@ func translate(in string) (*Output, error) {
 	out := &Output{}
 	for _, k := range keys {
 		xir := gres.XdsIR[k]
+		settings := &translator.GlobalRateLimitSettings{ServiceURL: "grpc://ratelimit.envoy-gateway-system.svc.cluster.local:8081"}
+		if strings.Contains(filepath.Base(in), failClosedMarker) {
+			// EnvoyGateway rateLimit.failClosed: true, rateLimit.timeout: 50ms
+			// (btp: --ratelimit-fail-closed --ratelimit-timeout 50ms).
+			settings.FailClosed, settings.Timeout = true, 50*time.Millisecond
+		}
 		xt := &translator.Translator{
-			GlobalRateLimit: &translator.GlobalRateLimitSettings{ServiceURL: "grpc://ratelimit.envoy-gateway-system.svc.cluster.local:8081"},
+			GlobalRateLimit: settings,
 			Logger:          logging.DefaultLogger(io.Discard, egv1a1.LogLevelInfo),
 		}
 		tables, err := xt.Translate(context.Background(), xir)
