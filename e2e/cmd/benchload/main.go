@@ -64,7 +64,9 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 4, "keep-alive connections, one request at a time each")
 	flag.DurationVar(&o.roundLimit, "round-limit", 60*time.Second, "time limit of one configuration's round")
 	flag.DurationVar(&o.limit, "timeout", 30*time.Minute, "time limit of the whole run")
-	port := flag.Int("port", 47000, "first port: the backend, then a listener and an admin port per configuration")
+	// Below the kernel's ephemeral range (32768-60999 here), where a
+	// loaded machine's outgoing connections may hold any port.
+	port := flag.Int("port", 32100, "first port: the backend, then a listener and an admin port per configuration")
 	flag.IntVar(&o.baseID, "base-id", 1700, "Envoy --base-id of the first configuration (the others count up); -1: --use-dynamic-base-id")
 	flag.StringVar(&o.callgrind, "callgrind", "", "directory: run each Envoy under valgrind --tool=callgrind, count its instructions per request in the rounds (deterministic; use few requests)")
 	env := flag.String("env", "", "extra environment for the module's Envoys, comma-separated (e.g. GOGC=400)")
