@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -91,7 +92,7 @@ func TestRateLimitMatchesEnvoyGateway(t *testing.T) {
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			eg := readEGOutput(t, filepath.Join("testdata", "egcompare", name+".eg.yaml"))
+			eg := readEGOutput(t, in, filepath.Join("testdata", "egcompare", name+".eg.yaml"))
 			m, err := policy.Load([]string{in}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -111,11 +112,20 @@ func TestRateLimitMatchesEnvoyGateway(t *testing.T) {
 	}
 }
 
-func readEGOutput(t *testing.T, file string) *egOutput {
+// readEGOutput reads Envoy Gateway's output for the fixture in, failing
+// when it was generated from another version of in.
+func readEGOutput(t *testing.T, in, file string) *egOutput {
 	t.Helper()
 	y, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("%v (run `go test ./bootstrap -run TestRateLimitMatchesEnvoyGateway -eg-update`)", err)
+		t.Fatalf("%v (run `make golden-eg`)", err)
+	}
+	src, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("# input sha256: %x\n", sha256.Sum256(src)); !bytes.Contains(y, []byte(want)) {
+		t.Fatalf("%s was generated from another version of %s: run `make golden-eg`", file, in)
 	}
 	js, err := sigsyaml.YAMLToJSON(y)
 	if err != nil {

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -92,7 +93,14 @@ func main() {
 			fail(err)
 		}
 		name := strings.TrimSuffix(in, ".in.yaml") + ".eg.yaml"
-		header := "# Envoy Gateway v1.9.1's translator output for " + filepath.Base(in) + " (bootstrap/testdata/egtranslate). Do not edit.\n"
+		src, err := os.ReadFile(in)
+		if err != nil {
+			fail(err)
+		}
+		// The input's hash lets the comparison test notice a fixture edited
+		// without rerunning this generator.
+		header := fmt.Sprintf("# Envoy Gateway v1.9.1's translator output for %s (bootstrap/testdata/egtranslate). Do not edit.\n# input sha256: %x\n",
+			filepath.Base(in), sha256.Sum256(src))
 		if err := os.WriteFile(name, append([]byte(header), y...), 0o644); err != nil {
 			fail(err)
 		}
