@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/envoy-btp/envoy-btp/e2e/harness"
@@ -31,5 +32,60 @@ func TestResponseOverride(t *testing.T) {
 	p.Backends[1].SetStatus(http.StatusOK)
 	if code, _, body := harness.Get(t, p.URL("/override"), nil); code != http.StatusOK || body != "be-1\n" {
 		t.Errorf("200 from the backend became %d %q", code, body)
+	}
+}
+
+// responseOverride sees the local replies of the features behind it:
+// Envoy Gateway orders custom_response before fault, buffer and
+// local_ratelimit (internal/xds/translator/httpfilters.go), so the fault
+// abort's 418, the request buffer's 413 and the local rate limit's 429 are
+// overridden like an upstream status. A gRPC request's abort is matched as
+// the HTTP 200 it is on the wire and stays gRPC-shaped. Envoy sends the
+// replacement straight to the codec with fresh headers, so the 429's
+// x-ratelimit-* headers do not carry over.
+func TestResponseOverrideLocalReplies(t *testing.T) {
+	p := egProxy(t, "response-override-local.yaml")
+	code, h, body := harness.Get(t, p.URL("/fault"), nil)
+	if code != http.StatusServiceUnavailable || h.Get("content-type") != "application/json" || body != `{"error":"teapot overridden"}` {
+		t.Errorf("fault abort: %d %q %q, want 503 application/json {\"error\":\"teapot overridden\"}", code, h.Get("content-type"), body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.URL("/fault"), strings.NewReader("\x00\x00\x00\x00\x00"))
+	req.Header.Set("content-type", "application/grpc")
+	code, h, _ = harness.Do(t, req)
+	if code != http.StatusOK || h.Get("grpc-status") != "7" || h.Get("grpc-message") != "grpc overridden" || h.Get("content-type") != "application/grpc" {
+		t.Errorf("grpc abort: %d grpc-status %q grpc-message %q content-type %q, want 200, 7 (PERMISSION_DENIED for 403), \"grpc overridden\", application/grpc",
+			code, h.Get("grpc-status"), h.Get("grpc-message"), h.Get("content-type"))
+	}
+	if got := p.Envoy.Stat(t, "btp.fault.aborts"); got != 2 {
+		t.Errorf("btp.fault.aborts = %d, want 2", got)
+	}
+
+	for i := 1; i <= 2; i++ {
+		if code, h, _ := harness.Get(t, p.URL("/ratelimit"), nil); code != http.StatusOK || h.Get("x-ratelimit-limit") != "2" {
+			t.Fatalf("request %d: %d limit %q, want 200 under a limit of 2", i, code, h.Get("x-ratelimit-limit"))
+		}
+	}
+	code, h, body = harness.Get(t, p.URL("/ratelimit"), nil)
+	if code != http.StatusTooManyRequests || body != "too many requests, overridden" || h.Get("content-type") != "text/plain" {
+		t.Errorf("429: %d %q %q, want 429 text/plain \"too many requests, overridden\"", code, h.Get("content-type"), body)
+	}
+	for _, name := range []string{"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} {
+		if v := h.Values(name); len(v) != 0 {
+			t.Errorf("overridden 429 carries %s %q; Envoy's replacement has fresh headers", name, v)
+		}
+	}
+	if got := p.Envoy.Stat(t, "btp.ratelimit.over_limit"); got != 1 {
+		t.Errorf("btp.ratelimit.over_limit = %d, want 1", got)
+	}
+	// The request buffer (before the rate limit) refuses a body over 8 bytes.
+	code, _, body = post(t, p.URL("/ratelimit"), "0123456789", false)
+	if code != http.StatusBadRequest || body != "body too large, overridden" {
+		t.Errorf("413: %d %q, want 400 \"body too large, overridden\"", code, body)
+	}
+	if got := p.Envoy.Stat(t, "btp.override.applied"); got != 4 {
+		t.Errorf("btp.override.applied = %d, want 4", got)
+	}
+	if hits := p.Backends[0].Hits(); hits != 2 {
+		t.Errorf("backend hits %d, want 2 (only the requests under the limit)", hits)
 	}
 }

@@ -34,9 +34,9 @@ func (s *Stream) bufferHeaders(req Request) (Action, bool) {
 func (s *Stream) tooLarge() Action {
 	s.cfg.inc(BufferTooLarge)
 	if s.grpc > 0 {
-		return s.reply(tooLargeGRPC)
+		return s.localReply(tooLargeGRPC)
 	}
-	return s.reply(tooLargeReply)
+	return s.localReply(tooLargeReply)
 }
 
 func (s *Stream) bufferBody(n int, endStream bool) Action {

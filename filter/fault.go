@@ -61,9 +61,9 @@ func (s *Stream) faultAbort(req Request) (Action, bool) {
 	}
 	s.cfg.inc(FaultAborts)
 	if s.isGRPC(req) {
-		return s.reply(s.cfg.fault.grpc), true
+		return s.localReply(s.cfg.fault.grpc), true
 	}
-	return s.reply(s.cfg.fault.plain), true
+	return s.localReply(s.cfg.fault.plain), true
 }
 
 // GRPCStatusForHTTP and grpcToHTTP follow Envoy's Grpc::Utility mappings, so

@@ -2,12 +2,24 @@ package filter
 
 import "github.com/envoy-btp/envoy-btp/config"
 
-// responseOverride: the first entry whose statusCodes match the upstream
-// status replaces the response with its status, content type and body.
+// responseOverride, as Envoy Gateway renders it: Envoy's custom_response
+// filter placed first in the chain (internal/xds/translator/httpfilters.go,
+// order 0), so it sees every response that comes back through it, from
+// upstream and the local replies of the filters after it (fault abort,
+// buffer 413, local rate limit 429). The first entry whose statusCodes match
+// the response's wire :status replaces it with a new local reply: a
+// gRPC-shaped local reply is matched as the 200 it is on the wire.
+//
+// The replacement is a fresh reply (Envoy sends it straight to the codec,
+// sendDirectLocalReply): the replaced response's headers, x-ratelimit-*
+// included, do not carry over.
 
 type overrideReply struct {
-	plan  *config.OverridePlan
-	reply *Reply // nil when the status is kept: built per response
+	plan *config.OverridePlan
+	// plain is the reply for a plain request when the plan fixes the
+	// status; nil when the status is kept (built per response).
+	plain *Reply
+	grpc  *Reply // the same for a gRPC request
 }
 
 func newOverrideReplies(list []config.OverridePlan) []overrideReply {
@@ -19,34 +31,67 @@ func newOverrideReplies(list []config.OverridePlan) []overrideReply {
 		p := &list[i]
 		out[i].plan = p
 		if p.Status != 0 {
-			out[i].reply = overrideFor(p, p.Status)
+			out[i].plain = overrideFor(p, p.Status, false)
+			out[i].grpc = overrideFor(p, p.Status, true)
 		}
 	}
 	return out
 }
 
-func overrideFor(p *config.OverridePlan, status int) *Reply {
-	return &Reply{Status: status, GRPCStatus: -1, ContentType: p.ContentType, Body: p.Body, Details: "btp_response_override"}
+// overrideFor is the replacement reply with HTTP status status. For a gRPC
+// request Envoy shapes it as every gRPC local reply: HTTP 200, grpc-status
+// from the HTTP status, grpc-message the body (content-type is then
+// application/grpc whatever the override says).
+func overrideFor(p *config.OverridePlan, status int, grpc bool) *Reply {
+	r := &Reply{Status: status, GRPCStatus: -1, ContentType: p.ContentType, Body: p.Body, Details: "btp_response_override"}
+	if grpc {
+		r.GRPCStatus, r.ContentType = GRPCStatusForHTTP(status), ""
+	}
+	return r
 }
 
+// override replaces an upstream response (or a local reply of a filter
+// after btp's, e.g. the router's 503) whose :status is status.
 func (s *Stream) override(status int) (Action, bool) {
+	if r := s.overrideMatch(status); r != nil {
+		return s.reply(r), true
+	}
+	return Action{}, false
+}
+
+// localReply answers the request with the engine's own reply r, after the
+// response override had its say, as custom_response sees the replies of
+// the fault, buffer and local_ratelimit filters behind it.
+func (s *Stream) localReply(r *Reply) Action {
+	if len(s.cfg.over) != 0 {
+		status := r.Status
+		if r.GRPCStatus >= 0 {
+			status = 200 // the wire status of a gRPC-shaped reply
+		}
+		if o := s.overrideMatch(status); o != nil {
+			r = o
+		}
+	}
+	return s.reply(r)
+}
+
+// overrideMatch returns the replacement for a response with wire status
+// status, or nil when no entry matches.
+func (s *Stream) overrideMatch(status int) *Reply {
 	for i := range s.cfg.over {
 		o := &s.cfg.over[i]
 		if !o.plan.Matches(status) {
 			continue
 		}
 		s.cfg.inc(OverrideApplied)
-		r := o.reply
-		if r == nil {
-			r = overrideFor(o.plan, status)
+		grpc := s.grpc > 0
+		switch {
+		case o.plain == nil:
+			return overrideFor(o.plan, status, grpc) // the status is kept
+		case grpc:
+			return o.grpc
 		}
-		if s.rl.hdr.rs != nil {
-			// The client still learns its rate-limit state.
-			c := *r
-			c.Headers = s.rateLimitHeaderList(s.cfg.opts.Now())
-			r = &c
-		}
-		return s.reply(r), true
+		return o.plain
 	}
-	return Action{}, false
+	return nil
 }

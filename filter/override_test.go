@@ -48,9 +48,93 @@ func TestResponseOverride(t *testing.T) {
 	}
 }
 
-func TestOverrideDoesNotTouchLocalReplies(t *testing.T) {
-	c := mustConfig(t, `{"faultInjection":{"abort":{"httpStatus":503}},"responseOverride":[{"match":{"statusCodes":[{"value":503}]},"response":{"statusCode":200}}]}`, newEnv().opts())
+// Envoy Gateway puts custom_response before fault, buffer and
+// local_ratelimit (internal/xds/translator/httpfilters.go), so their local
+// replies are overridden like upstream responses. (Before, btp never
+// overrode its own replies; that differed from Envoy Gateway.)
+func TestOverrideCoversLocalReplies(t *testing.T) {
+	const over = `"responseOverride":[
+	  {"match":{"statusCodes":[{"value":418}]},"response":{"statusCode":503,"contentType":"text/plain","body":{"inline":"teapot"}}},
+	  {"match":{"statusCodes":[{"value":413}]},"response":{"contentType":"application/json","body":{"inline":"{\"error\":\"too big\"}"}}},
+	  {"match":{"statusCodes":[{"value":429}]},"response":{"statusCode":503,"body":{"inline":"slow down"}}},
+	  {"match":{"statusCodes":[{"value":200}]},"response":{"statusCode":403,"body":{"inline":"grpc denied"}}}
+	]`
+	t.Run("fault abort", func(t *testing.T) {
+		e := newEnv()
+		c := mustConfig(t, `{"faultInjection":{"abort":{"httpStatus":418}},`+over+`}`, e.opts())
+		s := c.NewStream()
+		r := wantReply(t, "abort", s.OnRequestHeaders(newReq("GET", "/"), true), 503)
+		if r.Body != "teapot" || r.ContentType != "text/plain" || r.GRPCStatus != -1 {
+			t.Fatalf("reply %+v", r)
+		}
+		if e.stats.get(FaultAborts) != 1 || e.stats.get(OverrideApplied) != 1 {
+			t.Fatalf("aborts %d overrides %d", e.stats.get(FaultAborts), e.stats.get(OverrideApplied))
+		}
+		// The reply does not meet the override a second time.
+		wantKind(t, "own reply", s.OnResponseHeaders(503, newResp()), Continue)
+		if e.stats.get(OverrideApplied) != 1 {
+			t.Fatalf("overridden twice")
+		}
+	})
+	t.Run("buffer 413 keeps its status", func(t *testing.T) {
+		c := mustConfig(t, `{"requestBuffer":{"limit":"4"},`+over+`}`, newEnv().opts())
+		s := c.NewStream()
+		r := wantReply(t, "413", s.OnRequestHeaders(newReq("POST", "/", "content-length", "10"), false), 413)
+		if r.Body != `{"error":"too big"}` || r.ContentType != "application/json" {
+			t.Fatalf("reply %+v", r)
+		}
+		// A streamed body over the limit is overridden the same way.
+		s = c.NewStream()
+		wantKind(t, "headers", s.OnRequestHeaders(newReq("POST", "/"), false), StopAndBuffer)
+		r = wantReply(t, "streamed 413", s.OnRequestBody(5, false), 413)
+		if r.Body != `{"error":"too big"}` {
+			t.Fatalf("reply %+v", r)
+		}
+	})
+	t.Run("rate limit 429", func(t *testing.T) {
+		e := newEnv()
+		c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}},`+over+`}`, e.opts())
+		wantKind(t, "first", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), Continue)
+		r := wantReply(t, "second", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 503)
+		if r.Body != "slow down" {
+			t.Fatalf("reply %+v", r)
+		}
+		// Envoy sends the replacement straight to the codec with fresh
+		// headers: local_ratelimit's x-ratelimit-* do not carry over.
+		if len(r.Headers) != 0 {
+			t.Fatalf("override kept headers %q", r.Headers)
+		}
+		if e.stats.get(RateLimitOverLimit) != 1 {
+			t.Fatalf("over_limit %d", e.stats.get(RateLimitOverLimit))
+		}
+	})
+	t.Run("grpc replies match their wire status 200", func(t *testing.T) {
+		c := mustConfig(t, `{"faultInjection":{"abort":{"grpcStatus":14}},`+over+`}`, newEnv().opts())
+		r := wantReply(t, "grpc abort", c.NewStream().OnRequestHeaders(newReq("POST", "/", "content-type", "application/grpc"), true), 403)
+		// Still a gRPC reply: grpc-status from the new HTTP status, the body
+		// as grpc-message.
+		if r.GRPCStatus != 7 || r.Body != "grpc denied" {
+			t.Fatalf("reply %+v", r)
+		}
+		if st, _, _ := r.Wire(); st != 200 {
+			t.Fatalf("wire status %d", st)
+		}
+		// The same abort on a plain request is a 503, which no entry matches.
+		r = wantReply(t, "plain abort", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 503)
+		if r.Body != "fault filter abort" {
+			t.Fatalf("reply %+v", r)
+		}
+	})
+}
+
+// An override of a gRPC request's upstream response is a gRPC-shaped
+// local reply, as Envoy shapes every local reply to a gRPC request.
+func TestOverrideGRPCUpstream(t *testing.T) {
+	c := mustConfig(t, `{"responseOverride":[{"match":{"statusCodes":[{"value":503}]},"response":{"contentType":"text/plain","body":{"inline":"later"}}}]}`, newEnv().opts())
 	s := c.NewStream()
-	wantReply(t, "abort", s.OnRequestHeaders(newReq("GET", "/"), true), 503)
-	wantKind(t, "abort's response", s.OnResponseHeaders(503, newResp()), Continue)
+	wantKind(t, "headers", s.OnRequestHeaders(newReq("POST", "/", "content-type", "application/grpc+proto"), true), Continue)
+	r := wantReply(t, "response", s.OnResponseHeaders(503, newResp()), 503)
+	if r.GRPCStatus != 14 || r.ContentType != "" || r.Body != "later" {
+		t.Fatalf("reply %+v", r)
+	}
 }

@@ -168,7 +168,7 @@ func (s *Stream) rateLimitTake(req Request, now int64) (Action, bool) {
 		if s.isGRPC(req) {
 			r.GRPCStatus, r.ContentType = 14, "" // UNAVAILABLE, as Envoy's local rate limit
 		}
-		return s.reply(r), true
+		return s.localReply(r), true
 	}
 	s.rl.hdr = s.rl.matched[0]
 	s.cfg.inc(RateLimitOK)

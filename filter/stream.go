@@ -61,6 +61,9 @@ func (s *Stream) OnRequestHeaders(req Request, endStream bool) (a Action) {
 	}
 	s.reqEnd = endStream
 	s.buffering = !endStream && c.Buffer != nil
+	if len(s.cfg.over) != 0 {
+		s.isGRPC(req) // an override of a gRPC request's response is gRPC-shaped
+	}
 	if d, ok := s.faultDelay(); ok {
 		s.delaying = true
 		return Action{Kind: Delay, Delay: d}
@@ -125,7 +128,8 @@ func (s *Stream) OnRequestTrailers() (a Action) {
 
 // OnResponseHeaders decides on the upstream response: it adds the
 // x-ratelimit-* headers, and may replace the response (responseOverride).
-// It does nothing for the engine's own local replies.
+// It does nothing for the engine's own local replies: those met the
+// override before they were sent.
 func (s *Stream) OnResponseHeaders(status int, resp ResponseHeaders) (a Action) {
 	defer s.guard(&a)
 	if s.done() {

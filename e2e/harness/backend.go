@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,6 +184,10 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if status == 0 {
 		status = http.StatusOK
+	}
+	// /status/NNN answers NNN, as Envoy Gateway's e2e echo backend does.
+	if code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/")); err == nil && strings.HasPrefix(r.URL.Path, "/status/") && code >= 200 && code <= 599 {
+		status = code
 	}
 	w.Header().Set("content-type", "text/plain")
 	w.Header().Set("x-body-bytes", strconv.Itoa(len(body)))
