@@ -234,6 +234,21 @@ func responseOverride(c *ruleCtx, i int, ro *egv1a1.ResponseOverride) (config.Re
 			// The policy package resolved any valueRef into the inline body.
 			inline := string(egv1a1.ResponseValueTypeInline)
 			cr.Body = &config.CustomResponseBody{Type: &inline, Inline: b.Inline}
+			// An Envoy format string under Envoy Gateway (config/format.go).
+			bf := f + ".response.body.inline"
+			if b.ValueRef != nil {
+				bf = fmt.Sprintf("%s.response.body.valueRef (ConfigMap %s)", f, b.ValueRef.Name)
+			}
+			if err := config.ValidateFormat(*b.Inline); err != nil {
+				c.fail(bf, nil, "an Envoy format string: "+err.Error())
+				return out, false
+			}
+		}
+		if r.ContentType != nil {
+			if err := config.ValidateFormat(*r.ContentType); err != nil {
+				c.fail(f+".response.contentType", nil, "an Envoy format string: "+err.Error())
+				return out, false
+			}
 		}
 		out.Response = cr
 	} else {

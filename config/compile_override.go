@@ -9,9 +9,10 @@ type OverridePlan struct {
 	Index  int
 	Ranges []StatusRange // upstream statuses that match, inclusive
 	// Status replaces the upstream status; 0 keeps it.
-	Status      int
-	ContentType string
-	Body        string
+	Status int
+	// ContentType and Body are Envoy format strings (format.go).
+	ContentType Format
+	Body        Format
 }
 
 type StatusRange struct{ Lo, Hi int }
@@ -31,6 +32,7 @@ func compileOverrides(list []ResponseOverride) ([]OverridePlan, error) {
 	for i, o := range list {
 		path := fmt.Sprintf("responseOverride[%d]", i)
 		plan := OverridePlan{Index: i}
+		var err error
 		if len(o.Match.StatusCodes) == 0 {
 			return nil, fmt.Errorf("%s.match.statusCodes: at least one status code or range is required", path)
 		}
@@ -83,7 +85,9 @@ func compileOverrides(list []ResponseOverride) ([]OverridePlan, error) {
 			}
 			plan.Status = *r.StatusCode
 		}
-		plan.ContentType = deref(r.ContentType)
+		if plan.ContentType, err = ParseFormat(deref(r.ContentType), path+".response.contentType"); err != nil {
+			return nil, err
+		}
 		if b := r.Body; b != nil {
 			typ := "Inline"
 			if b.Type != nil {
@@ -94,7 +98,9 @@ func compileOverrides(list []ResponseOverride) ([]OverridePlan, error) {
 				if b.Inline == nil {
 					return nil, fmt.Errorf("%s.response.body.inline: required for type Inline", path)
 				}
-				plan.Body = *b.Inline
+				if plan.Body, err = ParseFormat(*b.Inline, path+".response.body.inline"); err != nil {
+					return nil, err
+				}
 			case "ValueRef":
 				return nil, fmt.Errorf("%s.response.body.type: ValueRef must be resolved to Inline by `btp render` before the config reaches Envoy", path)
 			default:
@@ -111,4 +117,10 @@ func checkStatus(v int, path string) error {
 		return fmt.Errorf("%s: status %d out of range: allowed 100 to 599", path, v)
 	}
 	return nil
+}
+
+// Formats lists every format string of the plan, for callers that need to
+// know what the formats read.
+func (o *OverridePlan) Formats() []*Format {
+	return []*Format{&o.ContentType, &o.Body}
 }

@@ -126,7 +126,7 @@ func TestLoadFullConfig(t *testing.T) {
 	if f := c.Fault; f.Delay != 2*time.Second || f.DelayThreshold != Always/8 || f.AbortGRPC != 14 || f.AbortThreshold != Always {
 		t.Fatalf("fault: %+v", f)
 	}
-	if o := c.Overrides[0]; !o.Matches(404) || !o.Matches(550) || o.Matches(405) || o.Status != 503 || o.Body != "oops" {
+	if o := c.Overrides[0]; !o.Matches(404) || !o.Matches(550) || o.Matches(405) || o.Status != 503 || o.Body.Literal != "oops" {
 		t.Fatalf("override: %+v", o)
 	}
 	if c.Buffer.Limit != 10<<20 {

@@ -89,3 +89,55 @@ func TestResponseOverrideLocalReplies(t *testing.T) {
 		t.Errorf("backend hits %d, want 2 (only the requests under the limit)", hits)
 	}
 }
+
+// Envoy Gateway's own response override e2e case,
+// test/e2e/tests/response_override.go ("basic response override") against
+// its manifest testdata/response-override.yaml, rendered by btp: the body
+// is an Envoy format string, so "%RESPONSE_CODE% Oops! ..." answers
+// "404 Oops! ..."; a 403 becomes a bodiless 404; 500 and 501-511 take the
+// ConfigMap's JSON.
+func TestEnvoyGatewayResponseOverride(t *testing.T) {
+	p := egProxy(t, "response-override.yaml")
+	for _, tc := range []struct {
+		path, ctype, body string
+		code              int
+	}{
+		{"/status/404", "text/plain", "404 Oops! Your request is not found.", 404},
+		{"/status/500", "application/json", `{"error": "Internal Server Error"}`, 500},
+		{"/status/503", "application/json", `{"error": "Internal Server Error"}`, 503},
+		{"/status/403", "", "", 404},
+		{"/status/200", "text/plain", "infra-backend-v1-0\n", 200},
+	} {
+		code, h, body := harness.Get(t, p.URL(tc.path), nil)
+		if code != tc.code || h.Get("content-type") != tc.ctype || body != tc.body {
+			t.Errorf("%s: %d %q %q, want %d %q %q", tc.path, code, h.Get("content-type"), body, tc.code, tc.ctype, tc.body)
+		}
+	}
+}
+
+// The dynamic-variables cases of Envoy Gateway's response_override.go:
+// override bodies read the status and the request's X-User-ID, inline and
+// from a ConfigMap.
+func TestResponseOverrideFormats(t *testing.T) {
+	p := egProxy(t, "response-override-format.yaml")
+	for _, tc := range []struct {
+		path, user, body string
+		code             int
+	}{
+		{"/backend/404", "user-404", `{"status_code":"404","user_id":"user-404","error":"not_found"}`, 404},
+		{"/backend/500", "user-500", "Error 500 for user user-500: Internal Server Error", 500},
+		{"/backend/503", "user-503", "ConfigMap response with status: 503 and user: user-503", 503},
+		{"/backend/500", "", "Error 500 for user -: Internal Server Error", 500}, // a missing value is "-"
+		// Envoy's attributes, through the dynamic module's SDK.
+		{"/backend/502", "", "HTTP/1.1 via_upstream text/plain 127.0.0.1 100%", 502},
+	} {
+		hdr := map[string]string{}
+		if tc.user != "" {
+			hdr["x-user-id"] = tc.user
+		}
+		code, _, body := harness.Get(t, p.URL(tc.path), hdr)
+		if code != tc.code || body != tc.body {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.path, tc.user, code, body, tc.code, tc.body)
+		}
+	}
+}

@@ -194,11 +194,12 @@ type Config struct {
 	c    *config.Compiled
 	opts Options
 
-	limiter *limiter      // nil without rateLimit
-	budget  *retryBudget  // nil without retry
-	fault   *faultReplies // nil without faultInjection
-	over    []overrideReply
-	merged  mergeCache
+	limiter   *limiter      // nil without rateLimit
+	budget    *retryBudget  // nil without retry
+	fault     *faultReplies // nil without faultInjection
+	over      []overrideReply
+	overNeeds *overrideNeeds // what override formats read from the request; nil if nothing
+	merged    mergeCache
 }
 
 // ParseJSON parses, validates and compiles JSON config (the bytes a
@@ -239,6 +240,7 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 		cfg.fault = newFaultReplies(c.Fault)
 	}
 	cfg.over = newOverrideReplies(c.Overrides)
+	cfg.overNeeds = newOverrideNeeds(c.Overrides)
 	return cfg
 }
 

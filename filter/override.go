@@ -16,8 +16,9 @@ import "github.com/envoy-btp/envoy-btp/config"
 
 type overrideReply struct {
 	plan *config.OverridePlan
-	// plain is the reply for a plain request when the plan fixes the
-	// status; nil when the status is kept (built per response).
+	// plain is the reply for a plain request when nothing in it depends on
+	// the response (fixed status, formats without operators); nil when it
+	// is built per response.
 	plain *Reply
 	grpc  *Reply // the same for a gRPC request
 }
@@ -30,9 +31,9 @@ func newOverrideReplies(list []config.OverridePlan) []overrideReply {
 	for i := range list {
 		p := &list[i]
 		out[i].plan = p
-		if p.Status != 0 {
-			out[i].plain = overrideFor(p, p.Status, false)
-			out[i].grpc = overrideFor(p, p.Status, true)
+		if p.Status != 0 && p.Body.Static() && p.ContentType.Static() {
+			out[i].plain = overrideFor(p, p.Status, p.ContentType.Literal, p.Body.Literal, false)
+			out[i].grpc = overrideFor(p, p.Status, "", p.Body.Literal, true)
 		}
 	}
 	return out
@@ -42,8 +43,8 @@ func newOverrideReplies(list []config.OverridePlan) []overrideReply {
 // request Envoy shapes it as every gRPC local reply: HTTP 200, grpc-status
 // from the HTTP status, grpc-message the body (content-type is then
 // application/grpc whatever the override says).
-func overrideFor(p *config.OverridePlan, status int, grpc bool) *Reply {
-	r := &Reply{Status: status, GRPCStatus: -1, ContentType: p.ContentType, Body: p.Body, Details: "btp_response_override"}
+func overrideFor(p *config.OverridePlan, status int, contentType, body string, grpc bool) *Reply {
+	r := &Reply{Status: status, GRPCStatus: -1, ContentType: contentType, Body: body, Details: "btp_response_override"}
 	if grpc {
 		r.GRPCStatus, r.ContentType = GRPCStatusForHTTP(status), ""
 	}
@@ -52,8 +53,9 @@ func overrideFor(p *config.OverridePlan, status int, grpc bool) *Reply {
 
 // override replaces an upstream response (or a local reply of a filter
 // after btp's, e.g. the router's 503) whose :status is status.
-func (s *Stream) override(status int) (Action, bool) {
-	if r := s.overrideMatch(status); r != nil {
+func (s *Stream) override(status int, resp ResponseHeaders) (Action, bool) {
+	rp := replaced{status: status, resp: resp}
+	if r := s.overrideMatch(status, &rp); r != nil {
 		return s.reply(r), true
 	}
 	return Action{}, false
@@ -64,11 +66,11 @@ func (s *Stream) override(status int) (Action, bool) {
 // the fault, buffer and local_ratelimit filters behind it.
 func (s *Stream) localReply(r *Reply) Action {
 	if len(s.cfg.over) != 0 {
-		status := r.Status
+		wire := r.Status
 		if r.GRPCStatus >= 0 {
-			status = 200 // the wire status of a gRPC-shaped reply
+			wire = 200 // the wire status of a gRPC-shaped reply
 		}
-		if o := s.overrideMatch(status); o != nil {
+		if o := s.overrideMatch(wire, &replaced{status: r.Status, details: r.Details, detailsKnown: true, local: r}); o != nil {
 			r = o
 		}
 	}
@@ -76,18 +78,23 @@ func (s *Stream) localReply(r *Reply) Action {
 }
 
 // overrideMatch returns the replacement for a response with wire status
-// status, or nil when no entry matches.
-func (s *Stream) overrideMatch(status int) *Reply {
+// wire, or nil when no entry matches.
+func (s *Stream) overrideMatch(wire int, rp *replaced) *Reply {
 	for i := range s.cfg.over {
 		o := &s.cfg.over[i]
-		if !o.plan.Matches(status) {
+		if !o.plan.Matches(wire) {
 			continue
 		}
 		s.cfg.inc(OverrideApplied)
 		grpc := s.grpc > 0
 		switch {
 		case o.plain == nil:
-			return overrideFor(o.plan, status, grpc) // the status is kept
+			p := o.plan
+			status := p.Status
+			if status == 0 {
+				status = wire // Envoy keeps the :status it replaces
+			}
+			return overrideFor(p, status, s.format(&p.ContentType, rp), s.format(&p.Body, rp), grpc)
 		case grpc:
 			return o.grpc
 		}

@@ -138,3 +138,104 @@ func TestOverrideGRPCUpstream(t *testing.T) {
 		t.Fatalf("reply %+v", r)
 	}
 }
+
+type protoReq struct {
+	*fakeReq
+	proto string
+}
+
+func (r protoReq) Protocol() string { return r.proto }
+
+type detailsResp struct {
+	*fakeResp
+	details string
+	asked   int
+}
+
+func (r *detailsResp) ResponseCodeDetails() string { r.asked++; return r.details }
+
+// Override bodies are Envoy format strings under Envoy Gateway: its e2e
+// manifest's "%RESPONSE_CODE% Oops! Your request is not found." answers
+// "404 Oops! ..." (test/e2e/testdata/response-override.yaml), and its
+// dynamic-variables cases read %REQ(X-User-ID)%.
+func TestOverrideFormats(t *testing.T) {
+	const cfg = `{"responseOverride":[
+	  {"match":{"statusCodes":[{"value":404}]},"response":{"contentType":"text/plain","body":{"inline":"%RESPONSE_CODE% Oops! Your request is not found."}}},
+	  {"match":{"statusCodes":[{"value":500}]},"response":{"statusCode":502,"body":{"inline":"Error %RESPONSE_CODE% for user %REQ(X-User-ID)% (%REQ(x-missing)%) via %PROTOCOL% from %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%: %RESP(x-upstream):3% 100%%"}}},
+	  {"match":{"statusCodes":[{"value":503}]},"response":{"contentType":"text/%REQ(x-kind)%","body":{"inline":"%RESPONSE_CODE_DETAILS%"}}},
+	  {"match":{"statusCodes":[{"value":429}]},"response":{"statusCode":503,"body":{"inline":"%RESPONSE_CODE% %RESPONSE_CODE_DETAILS% limit=%RESP(x-ratelimit-limit)%"}}}
+	]}`
+	c := mustConfig(t, cfg, newEnv().opts())
+	respond := func(req Request, status int, resp ResponseHeaders) *Reply {
+		t.Helper()
+		s := c.NewStream()
+		wantKind(t, "headers", s.OnRequestHeaders(req, true), Continue)
+		a := s.OnResponseHeaders(status, resp)
+		wantKind(t, "response", a, SendReply)
+		return a.Reply
+	}
+	if r := respond(newReq("GET", "/"), 404, newResp()); r.Status != 404 || r.Body != "404 Oops! Your request is not found." || r.ContentType != "text/plain" {
+		t.Fatalf("404: %+v", r)
+	}
+	req := protoReq{newReq("GET", "/", "x-user-id", "user-500"), "HTTP/2"}
+	r := respond(req, 500, newResp("x-upstream", "abcdef"))
+	if want := "Error 500 for user user-500 (-) via HTTP/2 from 10.0.0.1: abc 100%"; r.Status != 502 || r.Body != want {
+		t.Fatalf("500: %+v, want 502 %q", r, want)
+	}
+	// Request values are read once, at request headers time.
+	if req.fetched["x-user-id"] != 1 || req.fetched["x-missing"] != 1 {
+		t.Fatalf("fetched %v", req.fetched)
+	}
+	// Response code details come from the host when it can tell them.
+	d := &detailsResp{fakeResp: newResp(), details: "upstream_reset_before_response_started{connection_termination}"}
+	if r := respond(newReq("GET", "/", "x-kind", "html"), 503, d); r.Body != d.details || r.ContentType != "text/html" || d.asked != 1 {
+		t.Fatalf("503: %+v (asked %d)", r, d.asked)
+	}
+	if r := respond(newReq("GET", "/"), 503, newResp()); r.Body != "via_upstream" || r.ContentType != "text/-" {
+		t.Fatalf("503 without details: %+v", r)
+	}
+
+	// A local reply formats its own status, reason and headers.
+	rl := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}},`+cfg[1:], newEnv().opts())
+	rl.NewStream().OnRequestHeaders(newReq("GET", "/"), true)
+	r = wantReply(t, "429", rl.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 503)
+	if want := "429 local_rate_limited limit=1"; r.Body != want {
+		t.Fatalf("429 body %q, want %q", r.Body, want)
+	}
+}
+
+// A config whose formats read nothing from the request costs the request
+// nothing: no header is fetched for the override.
+func TestOverrideStaticCapturesNothing(t *testing.T) {
+	c := mustConfig(t, `{"responseOverride":[{"match":{"statusCodes":[{"value":404}]},"response":{"body":{"inline":"%RESPONSE_CODE%"}}}]}`, newEnv().opts())
+	req := newReq("GET", "/")
+	s := c.NewStream()
+	s.OnRequestHeaders(req, true)
+	if s.captured != nil {
+		t.Fatalf("captured %+v", s.captured)
+	}
+	if len(req.fetched) != 1 || req.fetched["content-type"] != 1 {
+		t.Fatalf("fetched %v, want only content-type (gRPC shape)", req.fetched)
+	}
+}
+
+// With static formats the override costs no allocation, neither on a
+// response it leaves alone nor on one it replaces (the reply is built at
+// config load).
+func TestOverrideAllocs(t *testing.T) {
+	c := mustConfig(t, `{"responseOverride":[{"match":{"statusCodes":[{"value":503}]},"response":{"statusCode":503,"contentType":"text/plain","body":{"inline":"100%% static"}}}]}`, Options{Stats: benchStats{}})
+	var s Stream
+	req := &benchReq{user: "u", ctype: "application/json"}
+	resp := &benchResp{}
+	for _, status := range []int{200, 503} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			s.Init(c)
+			s.OnRequestHeaders(req, true)
+			s.OnResponseHeaders(status, resp)
+			s.OnStreamComplete(1)
+		})
+		if allocs != 0 {
+			t.Errorf("status %d: %v allocations per request, want 0", status, allocs)
+		}
+	}
+}

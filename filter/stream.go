@@ -30,6 +30,8 @@ type Stream struct {
 
 	scratch [48]byte  // header values formatted here (see package doc)
 	qbuf    [128]byte // a percent-decoded query parameter (rate limit matching)
+
+	captured *capturedRequest // request values override formats read; nil if none
 }
 
 // NewStream starts a stream under this config.
@@ -63,6 +65,9 @@ func (s *Stream) OnRequestHeaders(req Request, endStream bool) (a Action) {
 	s.buffering = !endStream && c.Buffer != nil
 	if len(s.cfg.over) != 0 {
 		s.isGRPC(req) // an override of a gRPC request's response is gRPC-shaped
+		if s.cfg.overNeeds != nil {
+			s.captureRequest(req)
+		}
 	}
 	if d, ok := s.faultDelay(); ok {
 		s.delaying = true
@@ -142,7 +147,7 @@ func (s *Stream) OnResponseHeaders(status int, resp ResponseHeaders) (a Action) 
 			}
 		}
 	}
-	if a, ok := s.override(status); ok {
+	if a, ok := s.override(status, resp); ok {
 		return a
 	}
 	s.rateLimitResponseHeaders(resp)
@@ -244,9 +249,9 @@ func Merge(parent, child *Config) *Config {
 		m.fault = parent.fault
 	}
 	if child.c.Overrides != nil {
-		m.over = child.over
+		m.over, m.overNeeds = child.over, child.overNeeds
 	} else {
-		m.over = parent.over
+		m.over, m.overNeeds = parent.over, parent.overNeeds
 	}
 	// Racing first requests must all get the same merged config (one set
 	// of per-route buckets), so only one build is published.

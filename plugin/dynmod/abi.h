@@ -56,6 +56,8 @@ typedef enum envoy_dynamic_module_type_metrics_result {
 } envoy_dynamic_module_type_metrics_result;
 
 typedef enum envoy_dynamic_module_type_attribute_id {
+  envoy_dynamic_module_type_attribute_id_RequestProtocol = 10,
+  envoy_dynamic_module_type_attribute_id_ResponseCodeDetails = 16,
   envoy_dynamic_module_type_attribute_id_SourceAddress = 24,
   envoy_dynamic_module_type_attribute_id_UpstreamRequestAttemptCount = 53,
 } envoy_dynamic_module_type_attribute_id;
@@ -115,6 +117,8 @@ _Static_assert(envoy_dynamic_module_type_log_level_Debug == 1, "Debug");
 _Static_assert(envoy_dynamic_module_type_log_level_Warn == 3, "Warn");
 _Static_assert(envoy_dynamic_module_type_log_level_Error == 4, "Error");
 _Static_assert(envoy_dynamic_module_type_metrics_result_Success == 0, "Success");
+_Static_assert(envoy_dynamic_module_type_attribute_id_RequestProtocol == 10, "RequestProtocol");
+_Static_assert(envoy_dynamic_module_type_attribute_id_ResponseCodeDetails == 16, "ResponseCodeDetails");
 _Static_assert(envoy_dynamic_module_type_attribute_id_SourceAddress == 24, "SourceAddress");
 _Static_assert(envoy_dynamic_module_type_attribute_id_UpstreamRequestAttemptCount == 53, "UpstreamRequestAttemptCount");
 _Static_assert(envoy_dynamic_module_type_http_body_type_ReceivedRequestBody == 0, "ReceivedRequestBody");

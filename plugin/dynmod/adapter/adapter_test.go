@@ -212,6 +212,21 @@ func TestResponseOverride(t *testing.T) {
 	}
 }
 
+// The override's format reads the protocol and Envoy's response code
+// details through the host's attributes, as the golang host does
+// (plugin/golang/adapter TestResponseOverrideFormat: same config, same reply).
+func TestResponseOverrideFormat(t *testing.T) {
+	const route = `{"responseOverride":[{"match":{"statusCodes":[{"value":503}]},"response":{"body":{"inline":"%RESPONSE_CODE% %PROTOCOL% %REQ(x-user-id)% %RESPONSE_CODE_DETAILS%"}}}]}`
+	s, h, _ := newStream(t, "{}", route, get("/", "x-user-id", "u1"))
+	s.OnRequestHeaders(true)
+	h.respHdr = newFakeHeaders(map[string][]string{":status": {"503"}})
+	s.OnResponseHeaders()
+	const want = "503 HTTP/2 u1 upstream_reset_before_response_started{connection_termination}"
+	if len(h.replies) != 1 || h.replies[0].status != 503 || h.replies[0].body != want {
+		t.Errorf("replies %+v, want 503 %q", h.replies, want)
+	}
+}
+
 func TestStatusParsing(t *testing.T) {
 	for in, want := range map[string]int{"200": 200, "503": 503, "": 0, "20x": 0, "2000": 0} {
 		if got := parseStatus(in); got != want {

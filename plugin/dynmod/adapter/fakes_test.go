@@ -84,6 +84,12 @@ func (h *fakeHandle) ResponseHeaders() Headers { return h.respHdr }
 
 func (h *fakeHandle) SourceAddress() string { return h.source }
 
+func (h *fakeHandle) Protocol() string { return "HTTP/2" }
+
+func (h *fakeHandle) ResponseCodeDetails() string {
+	return "upstream_reset_before_response_started{connection_termination}"
+}
+
 func (h *fakeHandle) SendLocalResponse(status int, headers [][2]string, body, detail string) {
 	h.replies = append(h.replies, reply{status, headers, body, detail})
 }

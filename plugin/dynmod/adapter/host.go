@@ -13,6 +13,11 @@ type Handle interface {
 	ResponseHeaders() Headers
 	// SourceAddress is Envoy's source.address attribute, "ip:port".
 	SourceAddress() string
+	// Protocol is Envoy's request.protocol attribute (HTTP/1.1, HTTP/2,
+	// ...) and ResponseCodeDetails its response.code_details (via_upstream
+	// or a local reply's reason): the response override reads them.
+	Protocol() string
+	ResponseCodeDetails() string
 	SendLocalResponse(status int, headers [][2]string, body, details string)
 	ContinueRequest()
 	// ExpectSchedule is called on the worker thread before a delay's timer

@@ -174,7 +174,7 @@ func (x *Stream) OnResponseHeaders() (st Status) {
 	if !x.started || x.replied {
 		return Continue
 	}
-	x.resp = responseView{hdr: x.h.ResponseHeaders()}
+	x.resp = responseView{h: x.h, hdr: x.h.ResponseHeaders()}
 	a := x.s.OnResponseHeaders(x.resp.status(), &x.resp)
 	x.flush()
 	if a.Kind == filter.SendReply {

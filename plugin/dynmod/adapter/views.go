@@ -17,10 +17,19 @@ func (r *requestView) SourceAddress() string { return r.h.SourceAddress() }
 
 func (r *requestView) SetHeader(name, value string) { r.hdr.Set(name, value) }
 
+// Protocol is the downstream protocol, for the response override's
+// %PROTOCOL%.
+func (r *requestView) Protocol() string { return r.h.Protocol() }
+
 // responseView is the engine's filter.ResponseHeaders over the host.
 type responseView struct {
+	h   Handle
 	hdr Headers
 }
+
+// ResponseCodeDetails tells an upstream response (via_upstream) from a
+// local reply of the router behind the filter (responseOverride source).
+func (r *responseView) ResponseCodeDetails() string { return r.h.ResponseCodeDetails() }
 
 func (r *responseView) Header(name string) (string, bool) { return r.hdr.Get(name) }
 

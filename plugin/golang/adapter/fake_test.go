@@ -269,6 +269,10 @@ type fakeStreamInfo struct {
 func (s *fakeStreamInfo) DownstreamRemoteAddress() string { s.reads.Add(1); return s.remote }
 func (s *fakeStreamInfo) AttemptCount() uint32            { s.reads.Add(1); return s.attempts }
 func (s *fakeStreamInfo) GetRouteName() string            { return "route" }
+func (s *fakeStreamInfo) Protocol() (string, bool)        { return "HTTP/2", true }
+func (s *fakeStreamInfo) ResponseCodeDetails() (string, bool) {
+	return "upstream_reset_before_response_started{connection_termination}", true
+}
 
 type logLine struct {
 	level api.LogType

@@ -27,6 +27,13 @@ func (r *requestView) SourceAddress() string {
 	return r.cb.StreamInfo().DownstreamRemoteAddress()
 }
 
+// Protocol is the downstream protocol (HTTP/1.1, HTTP/2, ...) for the
+// response override's %PROTOCOL%.
+func (r *requestView) Protocol() string {
+	p, _ := r.cb.StreamInfo().Protocol()
+	return p
+}
+
 // SetHeader copies the value: the engine's may alias its scratch memory, and
 // the SDK's Set keeps the string in its Go-side copy of the header map (which
 // Set itself fills, copying every header into Go the first time a callback
@@ -35,7 +42,15 @@ func (r *requestView) SetHeader(name, value string) { r.h.Set(name, strings.Clon
 
 // responseView is the engine's filter.ResponseHeaders.
 type responseView struct {
-	h api.ResponseHeaderMap
+	h  api.ResponseHeaderMap
+	cb api.FilterCallbackHandler
+}
+
+// ResponseCodeDetails tells an upstream response (via_upstream) from a
+// local reply of the router behind the filter (responseOverride source).
+func (r *responseView) ResponseCodeDetails() string {
+	d, _ := r.cb.StreamInfo().ResponseCodeDetails()
+	return d
 }
 
 func (r *responseView) Header(name string) (string, bool) { return header(r.h, name) }

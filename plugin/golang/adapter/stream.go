@@ -36,7 +36,7 @@ type streamFilter struct {
 // NewStreamFilter is the api.StreamFilterFactory: one filter per request.
 func NewStreamFilter(cfg any, cb api.FilterCallbackHandler) api.StreamFilter {
 	f := &streamFilter{cb: cb}
-	f.req.cb = cb
+	f.req.cb, f.resp.cb = cb, cb
 	f.s.Init(cfg.(*filter.Config))
 	return f
 }

@@ -465,6 +465,28 @@ func TestResponseOverride(t *testing.T) {
 	}
 }
 
+// The override's format reads the protocol and Envoy's response code
+// details through the SDK, as the dynamic-module host does
+// (plugin/dynmod/adapter TestResponseOverrideFormat: same config, same reply).
+func TestResponseOverrideFormat(t *testing.T) {
+	r := newRig(t, `{}`, overrideFormatConfig)
+	q := r.request("192.0.2.1:1", "GET", "/")
+	q.req = newHeaders(":method", "GET", ":path", "/", "x-user-id", "u1")
+	q.f.DecodeHeaders(q.req, true)
+	if st := q.f.EncodeHeaders(newHeaders(":status", "503"), false); st != api.LocalReply {
+		t.Fatalf("EncodeHeaders(503) = %v, want the override", st)
+	}
+	rs, _ := q.h.enc.snapshot()
+	if len(rs) != 1 || rs[0].status != 503 || rs[0].body != overrideFormatBody {
+		t.Fatalf("replies %+v, want 503 %q", rs, overrideFormatBody)
+	}
+}
+
+const (
+	overrideFormatConfig = `{"responseOverride":[{"match":{"statusCodes":[{"value":503}]},"response":{"body":{"inline":"%RESPONSE_CODE% %PROTOCOL% %REQ(x-user-id)% %RESPONSE_CODE_DETAILS%"}}}]}`
+	overrideFormatBody   = "503 HTTP/2 u1 upstream_reset_before_response_started{connection_termination}"
+)
+
 func TestRetryAndTimeoutHeaders(t *testing.T) {
 	r := newRig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, `{"retry":{"numRetries":3,
 		"retryOn":{"triggers":["connect-failure","retriable-status-codes"],"httpStatusCodes":[502,503]},
