@@ -162,6 +162,14 @@ var supported = fieldSet(
 	"responseOverride[].response.body", "responseOverride[].response.body.type", "responseOverride[].response.body.inline",
 	"responseOverride[].response.body.valueRef", "responseOverride[].response.body.valueRef.group",
 	"responseOverride[].response.body.valueRef.kind", "responseOverride[].response.body.valueRef.name",
+	"responseOverride[].match.responseHeaders", "responseOverride[].match.responseHeaders[].name",
+	"responseOverride[].match.responseHeaders[].value", "responseOverride[].match.responseHeaders[].value.type",
+	"responseOverride[].match.responseHeaders[].value.value",
+	"responseOverride[].response.header", "responseOverride[].response.header.add",
+	"responseOverride[].response.header.add[].name", "responseOverride[].response.header.add[].value",
+	"responseOverride[].response.header.set", "responseOverride[].response.header.set[].name",
+	"responseOverride[].response.header.set[].value",
+	"responseOverride[].source",
 
 	// compression.go, upgrade.go, protocol.go, telemetry.go
 	"compression", "compression[].type", "compression[].gzip", "compression[].brotli", "compression[].zstd",

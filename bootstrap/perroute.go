@@ -209,9 +209,21 @@ func faultInjection(c *ruleCtx, fi *egv1a1.FaultInjection) *config.FaultInjectio
 func responseOverride(c *ruleCtx, i int, ro *egv1a1.ResponseOverride) (config.ResponseOverride, bool) {
 	f := fmt.Sprintf("spec.responseOverride[%d]", i)
 	var out config.ResponseOverride
-	if len(ro.Match.StatusCodes) == 0 {
-		c.fail(f+".match.statusCodes", nil, "needs at least one status code match")
+	if len(ro.Match.StatusCodes) == 0 && len(ro.Match.ResponseHeaders) == 0 {
+		c.fail(f+".match", nil, "needs statusCodes, responseHeaders or both")
 		return out, false
+	}
+	for _, h := range ro.Match.ResponseHeaders {
+		m := config.ResponseOverrideHeaderMatch{Name: string(h.Name), Value: config.StringMatch{Value: h.Value.Value}}
+		if h.Value.Type != nil {
+			t := string(*h.Value.Type)
+			m.Value.Type = &t
+		}
+		out.Match.ResponseHeaders = append(out.Match.ResponseHeaders, m)
+	}
+	if ro.Source != nil {
+		src := string(*ro.Source)
+		out.Source = &src
 	}
 	for _, sc := range ro.Match.StatusCodes {
 		m := config.StatusCodeMatch{Value: sc.Value}
@@ -249,6 +261,17 @@ func responseOverride(c *ruleCtx, i int, ro *egv1a1.ResponseOverride) (config.Re
 				c.fail(f+".response.contentType", nil, "an Envoy format string: "+err.Error())
 				return out, false
 			}
+		}
+		if h := r.Header; h != nil {
+			// Remove is refused by Envoy Gateway's CRD validation (policy/rules.go).
+			hm := &config.ResponseHeaderModifier{}
+			for _, kv := range h.Add {
+				hm.Add = append(hm.Add, config.HeaderValue{Name: string(kv.Name), Value: kv.Value})
+			}
+			for _, kv := range h.Set {
+				hm.Set = append(hm.Set, config.HeaderValue{Name: string(kv.Name), Value: kv.Value})
+			}
+			cr.Header = hm
 		}
 		out.Response = cr
 	} else {

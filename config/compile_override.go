@@ -2,23 +2,84 @@ package config
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 )
 
 // OverridePlan is one responseOverride[i].
 type OverridePlan struct {
 	Index  int
-	Ranges []StatusRange // upstream statuses that match, inclusive
-	// Status replaces the upstream status; 0 keeps it.
+	Ranges []StatusRange // statuses that match, inclusive; none: any status
+	// Headers must all match (responseHeaders).
+	Headers []OverrideHeaderPlan
+	Source  OverrideSource
+	// Status replaces the status; 0 keeps it.
 	Status int
-	// ContentType and Body are Envoy format strings (format.go).
+	// ContentType, Body and the header values are Envoy format strings
+	// (format.go).
 	ContentType Format
 	Body        Format
+	// AddHeaders are response.header's add (Append) then set entries, in
+	// Envoy Gateway's order.
+	AddHeaders []HeaderAddPlan
+}
+
+// OverrideSource is responseOverride[].source.
+type OverrideSource uint8
+
+const (
+	SourceAll     OverrideSource = iota
+	SourceLocal                  // only Envoy's own local replies
+	SourceBackend                // only upstream responses
+)
+
+// OverrideHeaderPlan is one responseHeaders entry: a lower-case header name and a
+// string match (Envoy's StringMatcher, case sensitive; a regex must match
+// the whole value).
+type OverrideHeaderPlan struct {
+	Name  string
+	Kind  StringMatchKind
+	Value string
+	Regex *regexp.Regexp
+}
+
+type StringMatchKind uint8
+
+const (
+	StringExact StringMatchKind = iota
+	StringPrefix
+	StringSuffix
+	StringRegex
+)
+
+// Matches reports whether header value v (present) matches.
+func (h *OverrideHeaderPlan) Matches(v string) bool {
+	switch h.Kind {
+	case StringPrefix:
+		return strings.HasPrefix(v, h.Value)
+	case StringSuffix:
+		return strings.HasSuffix(v, h.Value)
+	case StringRegex:
+		return h.Regex.MatchString(v)
+	}
+	return v == h.Value
+}
+
+// HeaderAddPlan is one response.header add (Append) or set entry.
+type HeaderAddPlan struct {
+	Name   string // lower case
+	Value  Format
+	Append bool
 }
 
 type StatusRange struct{ Lo, Hi int }
 
-// Matches reports whether an upstream status matches this override.
+// Matches reports whether a status matches this override's statusCodes
+// (any status when it has none: responseHeaders alone decide).
 func (o *OverridePlan) Matches(status int) bool {
+	if len(o.Ranges) == 0 {
+		return true
+	}
 	for _, r := range o.Ranges {
 		if status >= r.Lo && status <= r.Hi {
 			return true
@@ -33,8 +94,24 @@ func compileOverrides(list []ResponseOverride) ([]OverridePlan, error) {
 		path := fmt.Sprintf("responseOverride[%d]", i)
 		plan := OverridePlan{Index: i}
 		var err error
-		if len(o.Match.StatusCodes) == 0 {
-			return nil, fmt.Errorf("%s.match.statusCodes: at least one status code or range is required", path)
+		if len(o.Match.StatusCodes) == 0 && len(o.Match.ResponseHeaders) == 0 {
+			return nil, fmt.Errorf("%s.match: at least one of statusCodes or responseHeaders is required", path)
+		}
+		for j, h := range o.Match.ResponseHeaders {
+			hp, err := compileHeaderMatch(h, fmt.Sprintf("%s.match.responseHeaders[%d]", path, j))
+			if err != nil {
+				return nil, err
+			}
+			plan.Headers = append(plan.Headers, hp)
+		}
+		switch src := deref(o.Source); src {
+		case "", "All":
+		case "Local":
+			plan.Source = SourceLocal
+		case "Backend":
+			plan.Source = SourceBackend
+		default:
+			return nil, fmt.Errorf("%s.source: unknown source %q: allowed All, Local, Backend", path, src)
 		}
 		for j, sc := range o.Match.StatusCodes {
 			sp := fmt.Sprintf("%s.match.statusCodes[%d]", path, j)
@@ -107,9 +184,74 @@ func compileOverrides(list []ResponseOverride) ([]OverridePlan, error) {
 				return nil, fmt.Errorf("%s.response.body.type: unknown type %q: allowed Inline", path, typ)
 			}
 		}
+		if h := r.Header; h != nil {
+			for j, kv := range h.Add {
+				a, err := compileHeaderAdd(kv, true, fmt.Sprintf("%s.response.header.add[%d]", path, j))
+				if err != nil {
+					return nil, err
+				}
+				plan.AddHeaders = append(plan.AddHeaders, a)
+			}
+			for j, kv := range h.Set {
+				a, err := compileHeaderAdd(kv, false, fmt.Sprintf("%s.response.header.set[%d]", path, j))
+				if err != nil {
+					return nil, err
+				}
+				plan.AddHeaders = append(plan.AddHeaders, a)
+			}
+		}
 		out = append(out, plan)
 	}
 	return out, nil
+}
+
+func compileHeaderMatch(h ResponseOverrideHeaderMatch, path string) (OverrideHeaderPlan, error) {
+	if !validHeaderName(h.Name) {
+		return OverrideHeaderPlan{}, fmt.Errorf("%s.name: %q is not a header name", path, h.Name)
+	}
+	hp := OverrideHeaderPlan{Name: strings.ToLower(h.Name), Value: h.Value.Value}
+	switch t := deref(h.Value.Type); t {
+	case "", "Exact":
+	case "Prefix":
+		hp.Kind = StringPrefix
+	case "Suffix":
+		hp.Kind = StringSuffix
+	case "RegularExpression":
+		re, err := regexp.Compile("^(?:" + h.Value.Value + ")$")
+		if err != nil {
+			return OverrideHeaderPlan{}, fmt.Errorf("%s.value.value: invalid regular expression %q: %v", path, h.Value.Value, err)
+		}
+		hp.Kind, hp.Regex = StringRegex, re
+	default:
+		return OverrideHeaderPlan{}, fmt.Errorf("%s.value.type: unknown type %q: allowed Exact, Prefix, Suffix, RegularExpression", path, t)
+	}
+	return hp, nil
+}
+
+func compileHeaderAdd(kv HeaderValue, appendValue bool, path string) (HeaderAddPlan, error) {
+	if !validHeaderName(kv.Name) || strings.HasPrefix(kv.Name, ":") {
+		return HeaderAddPlan{}, fmt.Errorf("%s.name: %q is not a header name a response may set", path, kv.Name)
+	}
+	f, err := ParseFormat(kv.Value, path+".value")
+	if err != nil {
+		return HeaderAddPlan{}, err
+	}
+	return HeaderAddPlan{Name: strings.ToLower(kv.Name), Value: f, Append: appendValue}, nil
+}
+
+// validHeaderName: an HTTP token (RFC 9110), or a pseudo-header.
+func validHeaderName(n string) bool {
+	n = strings.TrimPrefix(n, ":")
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func checkStatus(v int, path string) error {
@@ -122,5 +264,9 @@ func checkStatus(v int, path string) error {
 // Formats lists every format string of the plan, for callers that need to
 // know what the formats read.
 func (o *OverridePlan) Formats() []*Format {
-	return []*Format{&o.ContentType, &o.Body}
+	out := []*Format{&o.ContentType, &o.Body}
+	for i := range o.AddHeaders {
+		out = append(out, &o.AddHeaders[i].Value)
+	}
+	return out
 }

@@ -128,10 +128,27 @@ type FaultInjectionAbort struct {
 type ResponseOverride struct {
 	Match    CustomResponseMatch `json:"match"`
 	Response *CustomResponse     `json:"response,omitempty"`
+	// Source is All (default), Local (only Envoy's own local replies) or
+	// Backend (only upstream responses).
+	Source *string `json:"source,omitempty"`
 }
 
+// CustomResponseMatch: statusCodes (any of them) and responseHeaders (all
+// of them); when both are set both must match.
 type CustomResponseMatch struct {
-	StatusCodes []StatusCodeMatch `json:"statusCodes,omitempty"`
+	StatusCodes     []StatusCodeMatch             `json:"statusCodes,omitempty"`
+	ResponseHeaders []ResponseOverrideHeaderMatch `json:"responseHeaders,omitempty"`
+}
+
+type ResponseOverrideHeaderMatch struct {
+	Name  string      `json:"name"`
+	Value StringMatch `json:"value"`
+}
+
+// StringMatch.Type is Exact (default), Prefix, Suffix or RegularExpression.
+type StringMatch struct {
+	Type  *string `json:"type,omitempty"`
+	Value string  `json:"value"`
 }
 
 // StatusCodeMatch.Type is Value (default) or Range.
@@ -150,6 +167,19 @@ type CustomResponse struct {
 	ContentType *string             `json:"contentType,omitempty"`
 	Body        *CustomResponseBody `json:"body,omitempty"`
 	StatusCode  *int                `json:"statusCode,omitempty"`
+	// Header adds (add) or replaces (set) headers of the replacement; the
+	// values are format strings like the body.
+	Header *ResponseHeaderModifier `json:"header,omitempty"`
+}
+
+type ResponseHeaderModifier struct {
+	Add []HeaderValue `json:"add,omitempty"`
+	Set []HeaderValue `json:"set,omitempty"`
+}
+
+type HeaderValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // CustomResponseBody.Type is Inline (default). The CLI resolves a ValueRef

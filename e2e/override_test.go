@@ -141,3 +141,51 @@ func TestResponseOverrideFormats(t *testing.T) {
 		}
 	}
 }
+
+// match.responseHeaders, response.header and source in a real Envoy, with
+// Envoy Gateway's semantics (its translator testdata
+// backendtrafficpolicy-with-response-override{,-source}.in.yaml rendered by
+// internal/xds/translator/custom_response.go): headers AND-ed with the
+// status; header add/set on the replacement; source Local for Envoy's own
+// replies (btp's fault abort, the router's 503 for a dead backend) and
+// Backend for the upstream's.
+func TestResponseOverrideMatchAndSource(t *testing.T) {
+	bs := harness.StartBackends(t, "be", 2)
+	p := harness.Up(t, "testdata/override-match.yaml.tmpl", bs)
+	bs[1].Close()
+	get := func(path string, hdr ...string) (int, http.Header, string) {
+		t.Helper()
+		m := map[string]string{}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			m[hdr[i]] = hdr[i+1]
+		}
+		return harness.Get(t, p.URL(path), m)
+	}
+	code, h, body := get("/status/503", "x-echo-x-error-type", "upstream-timeout", "x-echo-x-region", "us-east-1")
+	if code != 503 || body != `{"error":"combined match"}` || h.Get("content-type") != "application/json" {
+		t.Errorf("combined match: %d %q %q", code, h.Get("content-type"), body)
+	}
+	// One header off: the combined entry does not match; the 503 from the
+	// upstream is the Backend entry's.
+	if code, _, body := get("/status/503", "x-echo-x-error-type", "upstream-timeout", "x-echo-x-region", "eu-west-1"); code != 502 || body != "backend 503" {
+		t.Errorf("partial header match: %d %q, want 502 \"backend 503\"", code, body)
+	}
+	code, h, body = get("/status/200", "x-echo-x-custom-header", "custom-value", "x-echo-cache-control", "max-age=60")
+	if code != 200 || body != "matched response header" || h.Get("x-add-header") != "added-200" || h.Get("x-set-header") != "set-header" ||
+		h.Get("cache-control") != "no-cache" || h.Get("x-custom-header") != "" {
+		t.Errorf("header match: %d %q headers %v", code, body, h)
+	}
+	if code, _, body := get("/status/200"); code != 200 || body != "be-0\n" {
+		t.Errorf("no match: %d %q", code, body)
+	}
+	if code, _, body := get("/fault"); code != 503 || body != "local 503: fault_filter_abort" {
+		t.Errorf("fault abort: %d %q, want 503 \"local 503: fault_filter_abort\"", code, body)
+	}
+	code, _, body = get("/dead")
+	if code != 503 || !strings.HasPrefix(body, "local 503: upstream_reset_before_response_started") {
+		t.Errorf("router's 503: %d %q, want 503 \"local 503: upstream_reset_before_response_started...\"", code, body)
+	}
+	if got := p.Envoy.Stat(t, "btp.override.applied"); got != 5 {
+		t.Errorf("btp.override.applied = %d, want 5", got)
+	}
+}

@@ -31,20 +31,45 @@ func newOverrideReplies(list []config.OverridePlan) []overrideReply {
 	for i := range list {
 		p := &list[i]
 		out[i].plan = p
-		if p.Status != 0 && p.Body.Static() && p.ContentType.Static() {
-			out[i].plain = overrideFor(p, p.Status, p.ContentType.Literal, p.Body.Literal, false)
-			out[i].grpc = overrideFor(p, p.Status, "", p.Body.Literal, true)
+		static := p.Status != 0
+		for _, f := range p.Formats() {
+			static = static && f.Static()
+		}
+		if static {
+			out[i].plain = overrideFor(p, p.Status, nil, false)
+			out[i].grpc = overrideFor(p, p.Status, nil, true)
 		}
 	}
 	return out
 }
 
-// overrideFor is the replacement reply with HTTP status status. For a gRPC
-// request Envoy shapes it as every gRPC local reply: HTTP 200, grpc-status
-// from the HTTP status, grpc-message the body (content-type is then
-// application/grpc whatever the override says).
-func overrideFor(p *config.OverridePlan, status int, contentType, body string, grpc bool) *Reply {
-	r := &Reply{Status: status, GRPCStatus: -1, ContentType: contentType, Body: body, Details: "btp_response_override"}
+// overrideFor is the replacement reply with HTTP status status, its formats
+// rendered for rp (nil: static formats). For a gRPC request Envoy shapes it
+// as every gRPC local reply: HTTP 200, grpc-status from the HTTP status,
+// grpc-message the body (content-type is then application/grpc whatever the
+// override says).
+func overrideFor(p *config.OverridePlan, status int, rp *renderer, grpc bool) *Reply {
+	r := &Reply{Status: status, GRPCStatus: -1, ContentType: rp.format(&p.ContentType), Body: rp.format(&p.Body), Details: "btp_response_override"}
+	// response.header: Envoy Gateway's add entries (appended), then its set
+	// entries (replacing any value before, the content type included), on
+	// the replacement's fresh headers.
+	for i := range p.AddHeaders {
+		h := &p.AddHeaders[i]
+		v := rp.format(&h.Value)
+		if !h.Append {
+			if h.Name == "content-type" {
+				r.ContentType = ""
+			}
+			kept := r.Headers[:0]
+			for _, kv := range r.Headers {
+				if kv[0] != h.Name {
+					kept = append(kept, kv)
+				}
+			}
+			r.Headers = kept
+		}
+		r.Headers = append(r.Headers, [2]string{h.Name, v})
+	}
 	if grpc {
 		r.GRPCStatus, r.ContentType = GRPCStatusForHTTP(status), ""
 	}
@@ -82,8 +107,18 @@ func (s *Stream) localReply(r *Reply) Action {
 func (s *Stream) overrideMatch(wire int, rp *replaced) *Reply {
 	for i := range s.cfg.over {
 		o := &s.cfg.over[i]
-		if !o.plan.Matches(wire) {
+		if !o.plan.Matches(wire) || !s.overrideHeadersMatch(o.plan, rp) {
 			continue
+		}
+		switch o.plan.Source {
+		case config.SourceLocal:
+			if !rp.isLocal() {
+				continue
+			}
+		case config.SourceBackend:
+			if rp.isLocal() {
+				continue
+			}
 		}
 		s.cfg.inc(OverrideApplied)
 		grpc := s.grpc > 0
@@ -94,11 +129,24 @@ func (s *Stream) overrideMatch(wire int, rp *replaced) *Reply {
 			if status == 0 {
 				status = wire // Envoy keeps the :status it replaces
 			}
-			return overrideFor(p, status, s.format(&p.ContentType, rp), s.format(&p.Body, rp), grpc)
+			return overrideFor(p, status, &renderer{s, rp}, grpc)
 		case grpc:
 			return o.grpc
 		}
 		return o.plain
 	}
 	return nil
+}
+
+// overrideHeadersMatch: every responseHeaders entry matches a header of
+// the response being replaced (an absent header matches nothing).
+func (s *Stream) overrideHeadersMatch(p *config.OverridePlan, rp *replaced) bool {
+	for i := range p.Headers {
+		h := &p.Headers[i]
+		v, ok := rp.header(h.Name)
+		if !ok || !h.Matches(v) {
+			return false
+		}
+	}
+	return true
 }

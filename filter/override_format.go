@@ -163,6 +163,27 @@ func (r *replaced) header(name string) (string, bool) {
 	return "", false
 }
 
+// isLocal reports whether the response is a local reply (source: Local):
+// the engine's own, or one Envoy's response code details do not mark
+// via_upstream (Envoy's local_reply match input says the same).
+func (r *replaced) isLocal() bool {
+	return r.local != nil || r.codeDetails() != viaUpstream
+}
+
+// renderer formats an override's strings for one replaced response; a nil
+// renderer takes static formats only (replies built at config load).
+type renderer struct {
+	s *Stream
+	r *replaced
+}
+
+func (rd *renderer) format(f *config.Format) string {
+	if f.Static() {
+		return f.Literal
+	}
+	return rd.s.format(f, rd.r)
+}
+
 // format renders f for the response r replaces.
 func (s *Stream) format(f *config.Format, r *replaced) string {
 	if f.Static() {

@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestResponseOverride(t *testing.T) {
 	const cfg = `{"responseOverride":[
@@ -237,5 +240,91 @@ func TestOverrideAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("status %d: %v allocations per request, want 0", status, allocs)
 		}
+	}
+}
+
+// match.responseHeaders, response.header and source with Envoy Gateway's
+// semantics (internal/gatewayapi/backendtrafficpolicy.go buildResponseOverride,
+// internal/xds/translator/custom_response.go): headers AND-ed with each other
+// and with statusCodes; header add appends, set replaces; source Local is
+// Envoy's own local replies (the local_reply match input), Backend the
+// upstream's.
+func TestOverrideHeadersAndSource(t *testing.T) {
+	const cfg = `{"faultInjection":{"abort":{"httpStatus":500,"percentage":0}},"responseOverride":[
+	  {"match":{"statusCodes":[{"value":503}],"responseHeaders":[{"name":"X-Error-Type","value":{"type":"Prefix","value":"upstream-"}},{"name":"x-region","value":{"type":"RegularExpression","value":"us-.*"}}]},
+	   "response":{"contentType":"application/json","body":{"inline":"{\"error\":\"combined match\"}"}}},
+	  {"match":{"responseHeaders":[{"name":"x-custom-header","value":{"value":"custom-value"}}]},
+	   "response":{"contentType":"text/plain","body":{"inline":"matched response header"},
+	     "header":{"add":[{"name":"X-Add-Header","value":"added-%RESPONSE_CODE%"},{"name":"cache-control","value":"a"}],"set":[{"name":"Cache-Control","value":"no-cache"},{"name":"content-type","value":"text/x-set"}]}}},
+	  {"match":{"statusCodes":[{"value":500}]},"source":"Local","response":{"statusCode":500,"body":{"inline":"local 500"}}},
+	  {"match":{"statusCodes":[{"value":500}]},"source":"Backend","response":{"statusCode":500,"body":{"inline":"backend 500"}}}
+	]}`
+	c := mustConfig(t, cfg, newEnv().opts())
+	respond := func(status int, resp ResponseHeaders) *Reply {
+		t.Helper()
+		s := c.NewStream()
+		s.OnRequestHeaders(newReq("GET", "/"), true)
+		return s.OnResponseHeaders(status, resp).Reply
+	}
+	if r := respond(503, newResp("x-error-type", "upstream-timeout", "x-region", "us-east")); r == nil || r.Body != `{"error":"combined match"}` {
+		t.Fatalf("combined: %+v", r)
+	}
+	// Every header must match, and the status too.
+	for _, resp := range []*fakeResp{newResp("x-error-type", "upstream-timeout", "x-region", "eu-west"), newResp("x-error-type", "upstream-timeout"), newResp("x-region", "us-east")} {
+		if r := respond(503, resp); r != nil {
+			t.Fatalf("partial match %v replaced: %+v", resp.headers, r)
+		}
+	}
+	if r := respond(502, newResp("x-error-type", "upstream-timeout", "x-region", "us-east")); r != nil {
+		t.Fatalf("status mismatch replaced: %+v", r)
+	}
+	// The regex matches the whole value, as Envoy's safe_regex.
+	if r := respond(503, newResp("x-error-type", "upstream-timeout", "x-region", "xus-east")); r != nil {
+		t.Fatalf("regex matched a substring: %+v", r)
+	}
+
+	// responseHeaders alone match any status; header add appends, set
+	// replaces what came before it (the content type included).
+	r := respond(200, newResp("x-custom-header", "custom-value"))
+	if r == nil || r.Status != 200 || r.Body != "matched response header" {
+		t.Fatalf("header match: %+v", r)
+	}
+	_, hs, _ := r.Wire()
+	want := [][2]string{{"x-add-header", "added-200"}, {"cache-control", "no-cache"}, {"content-type", "text/x-set"}}
+	if len(hs) != len(want) {
+		t.Fatalf("headers %q, want %q", hs, want)
+	}
+	for i := range want {
+		if hs[i] != want[i] {
+			t.Fatalf("headers %q, want %q", hs, want)
+		}
+	}
+
+	// source: an upstream 500 is the Backend entry's; a response the host
+	// reports as a local reply (the router's) is the Local entry's.
+	if r := respond(500, newResp()); r == nil || r.Body != "backend 500" {
+		t.Fatalf("upstream 500: %+v", r)
+	}
+	if r := respond(500, &detailsResp{fakeResp: newResp(), details: "via_upstream"}); r == nil || r.Body != "backend 500" {
+		t.Fatalf("via_upstream 500: %+v", r)
+	}
+	if r := respond(500, &detailsResp{fakeResp: newResp(), details: "direct_response"}); r == nil || r.Body != "local 500" {
+		t.Fatalf("router's local 500: %+v", r)
+	}
+	// The engine's own reply is local.
+	abort := mustConfig(t, strings.Replace(cfg, `"percentage":0`, `"percentage":100`, 1), newEnv().opts())
+	if r := wantReply(t, "abort", abort.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 500); r.Body != "local 500" {
+		t.Fatalf("abort: %+v", r)
+	}
+}
+
+// A local reply is matched on its own headers too (the 429's x-ratelimit-*
+// are on it when custom_response sees it).
+func TestOverrideLocalReplyHeaders(t *testing.T) {
+	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"}}]}},"responseOverride":[
+	  {"match":{"responseHeaders":[{"name":"x-ratelimit-remaining","value":{"value":"0"}}]},"response":{"body":{"inline":"out of tokens"}}}]}`, newEnv().opts())
+	c.NewStream().OnRequestHeaders(newReq("GET", "/"), true)
+	if r := wantReply(t, "429", c.NewStream().OnRequestHeaders(newReq("GET", "/"), true), 429); r.Body != "out of tokens" {
+		t.Fatalf("429: %+v", r)
 	}
 }

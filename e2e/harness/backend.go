@@ -191,6 +191,13 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("content-type", "text/plain")
 	w.Header().Set("x-body-bytes", strconv.Itoa(len(body)))
+	// A request header X-Echo-<Name> comes back as response header <Name>,
+	// so a test can make the backend answer the headers it needs.
+	for k, v := range r.Header {
+		if name, ok := strings.CutPrefix(strings.ToLower(k), "x-echo-"); ok && name != "" {
+			w.Header()[http.CanonicalHeaderKey(name)] = v
+		}
+	}
 	w.WriteHeader(status)
 	io.WriteString(w, b.Name+"\n")
 }
