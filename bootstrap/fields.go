@@ -170,6 +170,11 @@ var supported = fieldSet(
 	"responseOverride[].response.header.set", "responseOverride[].response.header.set[].name",
 	"responseOverride[].response.header.set[].value",
 	"responseOverride[].source",
+	// customresponse.go: a responseOverride with a redirect
+	"responseOverride[].redirect", "responseOverride[].redirect.scheme", "responseOverride[].redirect.hostname",
+	"responseOverride[].redirect.path", "responseOverride[].redirect.path.type",
+	"responseOverride[].redirect.path.replaceFullPath", "responseOverride[].redirect.port",
+	"responseOverride[].redirect.statusCode",
 
 	// compression.go, upgrade.go, protocol.go, telemetry.go
 	"compression", "compression[].type", "compression[].gzip", "compression[].brotli", "compression[].zstd",

@@ -24,9 +24,13 @@ func enforcement(c *ruleCtx) *config.Policy {
 	if fi := s.FaultInjection; fi != nil {
 		p.FaultInjection = faultInjection(c, fi)
 	}
-	for i, ro := range s.ResponseOverride {
-		if o, ok := responseOverride(c, i, ro); ok {
-			p.ResponseOverride = append(p.ResponseOverride, o)
+	if hasRedirect(s.ResponseOverride) {
+		nativeResponseOverride(c)
+	} else {
+		for i, ro := range s.ResponseOverride {
+			if o, ok := responseOverride(c, i, ro); ok {
+				p.ResponseOverride = append(p.ResponseOverride, o)
+			}
 		}
 	}
 	if rb := s.RequestBuffer; rb != nil {

@@ -181,6 +181,9 @@ type port struct {
 	// filters the HCM needs because some route on it uses them.
 	btpFilter   bool
 	compressors map[string]*hcmv3.HttpFilter
+	// customResponses: Envoy's custom_response filter per rule whose
+	// responseOverride has a redirect (customresponse.go).
+	customResponses map[string]*hcmv3.HttpFilter
 	// globalRateLimit: some route uses rateLimit.global; sharedDomains are
 	// the shared rules' domains, each with its own ratelimit filter.
 	globalRateLimit bool
@@ -223,6 +226,8 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 					number:      l.Port,
 					vhosts:      map[string]*routev3.VirtualHost{},
 					compressors: map[string]*hcmv3.HttpFilter{},
+
+					customResponses: map[string]*hcmv3.HttpFilter{},
 				}
 				ports[l.Port] = p
 				order = append(order, l.Port)
@@ -273,7 +278,9 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 	}
 	p.addServiceDescriptors()
 
-	var filters []*hcmv3.HttpFilter
+	// custom_response first, as Envoy Gateway orders it (httpfilters.go),
+	// sorted by name like the compressors.
+	filters := compressorFilters(p.customResponses)
 	filters = append(filters, r.rateLimitFilters(p)...)
 	if p.btpFilter {
 		filters = append(filters, r.btpFilter())

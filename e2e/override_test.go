@@ -189,3 +189,39 @@ func TestResponseOverrideMatchAndSource(t *testing.T) {
 		t.Errorf("btp.override.applied = %d, want 5", got)
 	}
 }
+
+// responseOverride redirect, as Envoy Gateway renders it: Envoy's
+// custom_response RedirectPolicy is an internal redirect, so the 404 is
+// replaced by what the redirect's host and path answer (a GET, through the
+// route table again), with the redirect's status code; no Location header
+// reaches the client. The status code is set by custom_response on the
+// route the redirect lands on, so a target route without the policy answers
+// with its own status (Envoy's behaviour, hence Envoy Gateway's). The
+// policy's other entries render in the same native filter and keep their
+// order and semantics.
+func TestResponseOverrideRedirect(t *testing.T) {
+	bs := harness.StartBackends(t, "be", 2)
+	p := harness.Up(t, "testdata/override-redirect.yaml.tmpl", bs)
+	code, h, body := harness.Get(t, p.URL("/status/404"), nil)
+	if code != http.StatusMovedPermanently || body != "be-1\n" || h.Get("location") != "" {
+		t.Errorf("redirect: %d location %q body %q, want 301, no location, the target's body", code, h.Get("location"), body)
+	}
+	reqs := bs[1].Requests()
+	if len(reqs) != 1 || reqs[0].Path != "/redirect/path" || reqs[0].Host != "redirect.example.com" || reqs[0].Method != http.MethodGet {
+		t.Errorf("target saw %+v, want one GET redirect.example.com/redirect/path", reqs)
+	}
+	code, _, body = harness.Get(t, p.URL("/status/403"), nil)
+	if code != http.StatusOK || body != "be-1\n" {
+		t.Errorf("redirect to a route without the policy: %d %q, want the target's own 200", code, body)
+	}
+	if reqs := bs[1].Requests(); len(reqs) != 2 || reqs[1].Path != "/plain/page" || reqs[1].Host != "plain.example.com" {
+		t.Errorf("target saw %+v, want GET plain.example.com/plain/page second", reqs)
+	}
+	code, h, body = harness.Get(t, p.URL("/status/501"), map[string]string{"x-user": "u7"})
+	if code != 501 || body != "native 501 for u7" || h.Get("x-set-header") != "set" || h.Get("content-type") != "text/plain" {
+		t.Errorf("local response entry: %d %q %q %v", code, h.Get("content-type"), body, h)
+	}
+	if code, _, body := harness.Get(t, p.URL("/status/200"), nil); code != 200 || body != "be-0\n" {
+		t.Errorf("no match: %d %q", code, body)
+	}
+}
