@@ -194,12 +194,11 @@ type Config struct {
 	c    *config.Compiled
 	opts Options
 
-	limiter   *limiter      // nil without rateLimit
-	budget    *retryBudget  // nil without retry
-	fault     *faultReplies // nil without faultInjection
-	over      []overrideReply
-	overNeeds *overrideNeeds // what override formats read from the request; nil if nothing
-	merged    mergeCache
+	limiter *limiter      // nil without rateLimit
+	budget  *retryBudget  // nil without retry
+	fault   *faultReplies // nil without faultInjection
+	over    []overrideReply
+	merged  mergeCache
 }
 
 // ParseJSON parses, validates and compiles JSON config (the bytes a
@@ -240,7 +239,6 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 		cfg.fault = newFaultReplies(c.Fault)
 	}
 	cfg.over = newOverrideReplies(c.Overrides)
-	cfg.overNeeds = newOverrideNeeds(c.Overrides)
 	return cfg
 }
 

@@ -16,6 +16,9 @@ import "github.com/envoy-btp/envoy-btp/config"
 
 type overrideReply struct {
 	plan *config.OverridePlan
+	// needs is what the config's formats read from the request, the same
+	// for every entry of a config (nil: nothing).
+	needs *overrideNeeds
 	// plain is the reply for a plain request when nothing in it depends on
 	// the response (fixed status, formats without operators); nil when it
 	// is built per response.
@@ -28,9 +31,10 @@ func newOverrideReplies(list []config.OverridePlan) []overrideReply {
 		return nil
 	}
 	out := make([]overrideReply, len(list))
+	needs := newOverrideNeeds(list)
 	for i := range list {
 		p := &list[i]
-		out[i].plan = p
+		out[i].plan, out[i].needs = p, needs
 		static := p.Status != 0
 		for _, f := range p.Formats() {
 			static = static && f.Static()

@@ -84,8 +84,7 @@ type capturedRequest struct {
 	addr    string
 }
 
-func (s *Stream) captureRequest(req Request) {
-	n := s.cfg.overNeeds
+func (s *Stream) captureRequest(req Request, n *overrideNeeds) {
 	c := &capturedRequest{needs: n, headers: make([]string, len(n.headers)), present: make([]bool, len(n.headers))}
 	for i, h := range n.headers {
 		if v, ok := req.Header(h); ok {

@@ -65,8 +65,8 @@ func (s *Stream) OnRequestHeaders(req Request, endStream bool) (a Action) {
 	s.buffering = !endStream && c.Buffer != nil
 	if len(s.cfg.over) != 0 {
 		s.isGRPC(req) // an override of a gRPC request's response is gRPC-shaped
-		if s.cfg.overNeeds != nil {
-			s.captureRequest(req)
+		if n := s.cfg.over[0].needs; n != nil {
+			s.captureRequest(req, n)
 		}
 	}
 	if d, ok := s.faultDelay(); ok {
@@ -249,9 +249,9 @@ func Merge(parent, child *Config) *Config {
 		m.fault = parent.fault
 	}
 	if child.c.Overrides != nil {
-		m.over, m.overNeeds = child.over, child.overNeeds
+		m.over = child.over
 	} else {
-		m.over, m.overNeeds = parent.over, parent.overNeeds
+		m.over = parent.over
 	}
 	// Racing first requests must all get the same merged config (one set
 	// of per-route buckets), so only one build is published.
