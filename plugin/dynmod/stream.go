@@ -201,22 +201,6 @@ func (s *stream) SourceAddress() string {
 	return goString(b)
 }
 
-func (s *stream) Protocol() string {
-	return s.attributeString(C.envoy_dynamic_module_type_attribute_id_RequestProtocol)
-}
-
-func (s *stream) ResponseCodeDetails() string {
-	return s.attributeString(C.envoy_dynamic_module_type_attribute_id_ResponseCodeDetails)
-}
-
-func (s *stream) attributeString(id C.envoy_dynamic_module_type_attribute_id) string {
-	var b C.envoy_dynamic_module_type_envoy_buffer
-	if !C.envoy_dynamic_module_callback_http_filter_get_attribute_string(s.envoy, id, &b) {
-		return ""
-	}
-	return goString(b)
-}
-
 func (s *stream) SendLocalResponse(status int, headers [][2]string, body, details string) {
 	hv := &s.replyHeaders
 	n := min(len(headers), len(hv))
