@@ -281,10 +281,15 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 	// custom_response first, as Envoy Gateway orders it (httpfilters.go),
 	// sorted by name like the compressors.
 	filters := compressorFilters(p.customResponses)
-	filters = append(filters, r.rateLimitFilters(p)...)
+	// btp (fault, buffer, local rate limit) before the global ratelimit
+	// filters, as Envoy Gateway orders fault (2), buffer (12),
+	// local_ratelimit (302) and ratelimit (303): a request btp refuses costs
+	// the rate limit service nothing, and a global 429 comes back through
+	// btp's response override like every other local reply.
 	if p.btpFilter {
 		filters = append(filters, r.btpFilter())
 	}
+	filters = append(filters, r.rateLimitFilters(p)...)
 	if p.grpc {
 		filters = append(filters, grpcFilters()...)
 	}

@@ -225,3 +225,39 @@ func TestResponseOverrideRedirect(t *testing.T) {
 		t.Errorf("no match: %d %q", code, body)
 	}
 }
+
+// The global rate limit's 429 meets the response override too: Envoy
+// Gateway orders custom_response (0) before ratelimit (303), and btp's
+// filter runs before Envoy's ratelimit filter as Envoy Gateway's fault,
+// buffer and local_ratelimit do (internal/xds/translator/httpfilters.go).
+// The real envoyproxy/ratelimit service and Redis on loopback, as in
+// ratelimit_global_test.go.
+func TestResponseOverrideGlobalRateLimit(t *testing.T) {
+	app := harness.StartBackend(t, "app")
+	redis, rls := harness.StartRedis(t), harness.NewRateLimitService(t)
+	v := harness.NewVars(t, []*harness.Backend{app})
+	dir := t.TempDir()
+	boot := harness.RenderWith(t, harness.Execute(t, "testdata/override-global.yaml.tmpl", v), v.AdminPort,
+		"--ratelimit-url", rls.URL(), "--ratelimit-config", dir, "--ratelimit-timeout", "1s")
+	for name, as := range harness.ClusterAddrs(t, boot) {
+		for _, a := range as {
+			if !strings.HasPrefix(a, "127.") {
+				t.Fatalf("cluster %s: address %s is outside loopback", name, a)
+			}
+		}
+	}
+	rls.Start(t, redis, dir, "default/gw/http")
+	p := &harness.Proxy{Envoy: harness.StartEnvoy(t, boot, v.AdminPort), Port: v.Port, Backends: []*harness.Backend{app}}
+	for i := 1; i <= 2; i++ {
+		if code, _, _ := harness.Get(t, p.URL("/limited"), nil); code != http.StatusOK {
+			t.Fatalf("request %d: %d, want 200 under the global limit of 2", i, code)
+		}
+	}
+	code, h, body := harness.Get(t, p.URL("/limited"), nil)
+	if code != http.StatusServiceUnavailable || body != "global 429 request_rate_limited" || h.Get("content-type") != "text/plain" {
+		t.Errorf("global 429: %d %q %q, want 503 text/plain \"global 429 request_rate_limited\"", code, h.Get("content-type"), body)
+	}
+	if app.Hits() != 2 {
+		t.Errorf("backend hits %d, want 2", app.Hits())
+	}
+}
