@@ -19,6 +19,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -126,7 +127,7 @@ func RenderAll(m *policy.Model, opts Options) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &renderer{opts: o, clusters: map[string]*clusterv3.Cluster{}}
+	r := &renderer{opts: o, clusters: map[string]*clusterv3.Cluster{}, secrets: map[string]*tlsv3.Secret{}}
 	listeners := r.listeners(m)
 	if len(r.errs) > 0 {
 		return nil, r.errs
@@ -146,6 +147,7 @@ func RenderAll(m *policy.Model, opts Options) (*Rendered, error) {
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
 			Listeners: listeners,
 			Clusters:  r.sortedClusters(),
+			Secrets:   r.sortedSecrets(),
 		},
 	}
 	if err := b.ValidateAll(); err != nil {
@@ -164,6 +166,8 @@ type renderer struct {
 	opts     Options
 	errs     policy.ErrorList
 	clusters map[string]*clusterv3.Cluster
+	// secrets are the HTTPS listeners' certificates by name (NS/SECRET).
+	secrets map[string]*tlsv3.Secret
 	// globalRateLimit is set when any route uses rateLimit.global.
 	globalRateLimit bool
 	// rateLimitConfigs holds the rate limit service's config by domain, in
@@ -192,49 +196,52 @@ type port struct {
 	serviceDescriptors []routeDescriptors
 	tracing            bool
 	grpc               bool // a GRPCRoute is attached: grpc_web and grpc_stats
+	// tls is the HTTPS Gateway listener this port's filter chain is for
+	// (nil for HTTP).
+	tls *policy.Listener
 }
 
 func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
-	ports := map[int32]*port{}
-	var order []int32
+	ports := map[int32]*port{}   // HTTP: every Gateway listener on the port in one HCM
+	https := map[int32][]*port{} // HTTPS: one filter chain per Gateway listener
 	tcp := map[int32]*listenerv3.Listener{}
-	owner := map[int32]string{} // the first Gateway listener on each port
+	first := map[int32]*policy.Listener{}
+	firstName := map[int32]string{}
+	var order []int32
 	for _, g := range m.Gateways {
+		gw := g.Name.Namespace + "/" + g.Name.Name
 		for _, l := range g.Listeners {
-			name := g.Name.Namespace + "/" + g.Name.Name + "/" + l.Name
-			if prev, ok := owner[l.Port]; ok && (isTCP(l) || tcp[l.Port] != nil || ports[l.Port] == nil) {
-				// Only HTTP listeners share a port (by hostname); a TCP
-				// listener takes the whole port.
-				r.errs = append(r.errs, &policy.Error{Resource: "Gateway/" + g.Name.Namespace + "/" + g.Name.Name,
-					Msg: fmt.Sprintf("listener %s: port %d is already taken by listener %s: a %s listener needs a port of its own", l.Name, l.Port, prev, l.Protocol)})
-				continue
-			}
-			if _, ok := owner[l.Port]; !ok {
-				owner[l.Port] = name
-			}
-			if isTCP(l) {
-				if lis := r.tcpListener(g.Name.Namespace+"/"+g.Name.Name, l); lis != nil {
-					tcp[l.Port] = lis
-					order = append(order, l.Port)
+			name := gw + "/" + l.Name
+			if f := first[l.Port]; f != nil {
+				// Listeners share a port only when all are HTTP (told apart
+				// by Host) or all HTTPS (told apart by SNI).
+				if isTCP(l) || isTCP(f) || (l.TLS != nil) != (f.TLS != nil) {
+					r.errs = append(r.errs, &policy.Error{Resource: "Gateway/" + gw,
+						Msg: fmt.Sprintf("listener %s (%s): port %d is already taken by listener %s (%s): only HTTP listeners, or only HTTPS listeners, share a port", l.Name, l.Protocol, l.Port, firstName[l.Port], f.Protocol)})
+					continue
 				}
-				continue
-			}
-			p := ports[l.Port]
-			if p == nil {
-				p = &port{
-					name:        fmt.Sprintf("%s/%s/%s", g.Name.Namespace, g.Name.Name, l.Name),
-					number:      l.Port,
-					vhosts:      map[string]*routev3.VirtualHost{},
-					compressors: map[string]*hcmv3.HttpFilter{},
-
-					customResponses: map[string]*hcmv3.HttpFilter{},
-				}
-				ports[l.Port] = p
+			} else {
+				first[l.Port], firstName[l.Port] = l, name
 				order = append(order, l.Port)
+			}
+			var p *port
+			switch {
+			case isTCP(l):
+				tcp[l.Port] = r.tcpListener(gw, l)
+				continue
+			case l.TLS != nil:
+				p = newPort(name, l.Port)
+				p.tls = l
+				https[l.Port] = append(https[l.Port], p)
+			default:
+				if p = ports[l.Port]; p == nil {
+					p = newPort(name, l.Port)
+					ports[l.Port] = p
+				}
 			}
 			for _, rt := range l.Routes {
 				for _, rule := range rt.Rules {
-					r.rule(p, g.Name.Namespace+"/"+g.Name.Name+"/"+l.Name, rt, rule)
+					r.rule(p, name, rt, rule)
 				}
 			}
 		}
@@ -242,13 +249,21 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
 	out := make([]*listenerv3.Listener, 0, len(order))
 	for _, n := range order {
-		if lis := tcp[n]; lis != nil {
-			out = append(out, lis)
-			continue
+		switch {
+		case tcp[n] != nil:
+			out = append(out, tcp[n])
+		case len(https[n]) > 0:
+			out = append(out, r.httpsListener(https[n]))
+		case ports[n] != nil:
+			out = append(out, r.listener(ports[n]))
 		}
-		out = append(out, r.listener(ports[n]))
 	}
 	return out
+}
+
+func newPort(name string, number int32) *port {
+	return &port{name: name, number: number, vhosts: map[string]*routev3.VirtualHost{}, compressors: map[string]*hcmv3.HttpFilter{},
+		customResponses: map[string]*hcmv3.HttpFilter{}}
 }
 
 // vhost returns the virtual host of p for hostname, creating it.
@@ -299,7 +314,7 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})},
 	})
 	hcm := &hcmv3.HttpConnectionManager{
-		StatPrefix:     "http-" + strconv.Itoa(int(p.number)),
+		StatPrefix:     statPrefix(p),
 		RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: rc},
 		HttpFilters:    filters,
 		// As Envoy Gateway does by default: the client address is the

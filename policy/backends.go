@@ -12,8 +12,8 @@ import (
 )
 
 // ruleBackends resolves a rule's backendRefs (rulePath.backendRefs of a
-// route in namespace ns) to endpoints. Cross-namespace references would need
-// a ReferenceGrant, which btp does not read, so they are errors.
+// route in namespace ns) to endpoints. A reference to another namespace
+// needs a ReferenceGrant there admitting the route's kind, as in Gateway API.
 func (v *resolver) ruleBackends(ns string, refs []gwapiv1.BackendRef, rulePath string, e errs) []*Backend {
 	var out []*Backend
 	for j := range refs {
@@ -26,11 +26,17 @@ func (v *resolver) ruleBackends(ns string, refs []gwapiv1.BackendRef, rulePath s
 		if ref.Kind != nil {
 			kind = string(*ref.Kind)
 		}
+		refNS := ns
 		if ref.Namespace != nil && string(*ref.Namespace) != ns {
-			e.add(path+".namespace", "cross-namespace reference %q needs a ReferenceGrant, which btp does not support: use namespace %q", *ref.Namespace, ns)
-			continue
+			refNS = string(*ref.Namespace)
+			from, _, _ := strings.Cut(e.res, "/")
+			if !v.granted(gwapiv1.GroupName, from, ns, group, kind, refNS, string(ref.Name)) {
+				// Envoy Gateway: ResolvedRefs False, RefNotPermitted.
+				e.add(path+".namespace", "%s %s/%s in another namespace needs a ReferenceGrant in namespace %s from %s in namespace %s: none admits it", kind, refNS, ref.Name, refNS, from, ns)
+				continue
+			}
 		}
-		key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+		key := types.NamespacedName{Namespace: refNS, Name: string(ref.Name)}
 		weight := int32(1)
 		if ref.Weight != nil {
 			weight = *ref.Weight

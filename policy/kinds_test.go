@@ -7,11 +7,11 @@ import (
 
 const unreadKinds = `
 apiVersion: v1
-kind: Secret
+kind: ServiceAccount
 metadata: {name: s1}
 ---
 apiVersion: v1
-kind: Secret
+kind: ServiceAccount
 metadata: {name: s2}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
@@ -33,7 +33,7 @@ func TestSkippedKinds(t *testing.T) {
 		t.Fatalf("read %d policies, %d gateways; want 1, 1", len(m.Policies), len(m.Gateways))
 	}
 	want := []string{
-		"-: skipped 2 Secret resources (v1): btp does not read this kind",
+		"-: skipped 2 ServiceAccount resources (v1): btp does not read this kind",
 		"-: skipped 1 gateway.envoyproxy.io/SecurityPolicy resource (gateway.envoyproxy.io/v1alpha1): btp does not read this kind",
 		"-: skipped 1 apps/Deployment resource (apps/v1): btp does not read this kind",
 	}
@@ -53,7 +53,7 @@ func TestSkippedKindsStrict(t *testing.T) {
 		t.Errorf("strict: warnings %v, want them as errors", m.Warnings)
 	}
 	wantErrors(t, err.(ErrorList),
-		"-: 2 Secret resources (v1): btp does not read this kind (--strict): allowed ConfigMap, Namespace, Service, discovery.k8s.io/EndpointSlice, gateway.envoyproxy.io/Backend,",
+		"-: 2 ServiceAccount resources (v1): btp does not read this kind (--strict): allowed ConfigMap, Namespace, Secret, Service, discovery.k8s.io/EndpointSlice, gateway.envoyproxy.io/Backend,",
 		"1 gateway.envoyproxy.io/SecurityPolicy resource",
 		"1 apps/Deployment resource")
 }

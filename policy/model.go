@@ -34,6 +34,8 @@ type Listener struct {
 	Hostname *string // listener hostname, nil for any
 	// Protocol is HTTP, HTTPS, TLS, TCP or UDP.
 	Protocol gwapiv1.ProtocolType
+	// TLS is set on an HTTPS listener: the certificates it terminates with.
+	TLS *ListenerTLS
 	// Routes in a stable order (creationTimestamp, then namespace/name), as
 	// Envoy Gateway orders them.
 	Routes []*Route

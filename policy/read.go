@@ -40,6 +40,8 @@ type Resources struct {
 	// matches; ReferenceGrants admit a policy's cross-namespace targets.
 	Namespaces      []*corev1.Namespace
 	ReferenceGrants []*gwapiv1.ReferenceGrant
+	// Secrets hold the certificates of HTTPS listeners (kubernetes.io/tls).
+	Secrets []*corev1.Secret
 
 	// files maps Kind/namespace/name to the file it came from, so errors
 	// found after reading still name the file.

@@ -22,6 +22,7 @@ type resolver struct {
 	services   map[types.NamespacedName]*corev1.Service
 	backends   map[types.NamespacedName]*egv1a1.Backend
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
+	secrets    map[types.NamespacedName]*corev1.Secret
 	// endpointSlices by the Service they are labelled for.
 	endpointSlices map[types.NamespacedName][]*discoveryv1.EndpointSlice
 
@@ -67,6 +68,7 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 		services:       map[types.NamespacedName]*corev1.Service{},
 		backends:       map[types.NamespacedName]*egv1a1.Backend{},
 		configMaps:     map[types.NamespacedName]*corev1.ConfigMap{},
+		secrets:        map[types.NamespacedName]*corev1.Secret{},
 		endpointSlices: indexEndpointSlices(r.EndpointSlices),
 		model:          &Model{},
 		listeners:      map[types.NamespacedName]map[string]*Listener{},
@@ -88,6 +90,9 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 	}
 	for _, c := range r.ConfigMaps {
 		v.configMaps[nn(c)] = c
+	}
+	for _, s := range r.Secrets {
+		v.secrets[nn(s)] = s
 	}
 	for _, g := range sortedByAge(handled) {
 		v.gateway(g)
@@ -137,12 +142,10 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 		if _, dup := v.listeners[mg.Name][string(l.Name)]; dup {
 			continue // Read reported it (listeners are a list-type map keyed by name)
 		}
-		if l.Protocol != gwapiv1.HTTPProtocolType && l.Protocol != gwapiv1.TCPProtocolType {
-			e.add(path+".protocol", "unsupported value %q: allowed HTTP, TCP", l.Protocol)
+		if !in(string(l.Protocol), string(gwapiv1.HTTPProtocolType), string(gwapiv1.HTTPSProtocolType), string(gwapiv1.TCPProtocolType)) {
+			e.add(path+".protocol", "unsupported value %q: allowed HTTP, HTTPS, TCP", l.Protocol)
 		}
-		if l.TLS != nil {
-			e.add(path+".tls", "not supported: envoy-btp renders plain HTTP listeners")
-		}
+		tls := v.listenerTLS(g, l, path, e)
 		if ar := l.AllowedRoutes; ar != nil {
 			if ns := ar.Namespaces; ns != nil && ns.From != nil && *ns.From == gwapiv1.NamespacesFromSelector {
 				e.add(path+".allowedRoutes.namespaces.from", "unsupported value \"Selector\": allowed All, Same (btp reads no Namespace objects)")
@@ -153,7 +156,7 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 				}
 			}
 		}
-		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol}
+		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol, TLS: tls}
 		if l.Hostname != nil {
 			h := string(*l.Hostname)
 			ml.Hostname = &h

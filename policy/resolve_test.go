@@ -59,7 +59,7 @@ func TestResolveReferenceErrors(t *testing.T) {
 		{"backend kind", "  parentRefs: [{name: gw}]\n  rules: [{backendRefs: [{group: apps, kind: Deployment, name: x, port: 1}]}]\n",
 			[]string{`spec.rules[0].backendRefs[0].kind: unsupported backend "apps/Deployment"`}},
 		{"cross namespace backend", "  parentRefs: [{name: gw}]\n  rules: [{backendRefs: [{name: web, namespace: other, port: 80}]}]\n",
-			[]string{`spec.rules[0].backendRefs[0].namespace: cross-namespace reference "other" needs a ReferenceGrant`}},
+			[]string{`spec.rules[0].backendRefs[0].namespace: Service other/web in another namespace needs a ReferenceGrant in namespace other from HTTPRoute in namespace default: none admits it`}},
 		{"hostnames do not intersect", "  parentRefs: [{name: gw}]\n  hostnames: [a.example.com]\n",
 			nil}, // listener http has no hostname: any host attaches
 	} {
@@ -87,7 +87,7 @@ spec:
 		`spec.listeners[0].allowedRoutes.namespaces.from: unsupported value "Selector"`,
 		`spec.listeners[1]: duplicate entry (name "a"): already at spec.listeners[0], entries must be unique`,
 		`spec.listeners[2].protocol: unsupported value "TLS": allowed HTTP`,
-		`spec.listeners[2].tls: not supported`)
+		`spec.listeners[2].tls: set on a TLS listener: only HTTPS listeners terminate TLS`)
 }
 
 func TestResolveEndpoints(t *testing.T) {

@@ -48,7 +48,15 @@ func (a *attacher) targetNamespaces(p *egv1a1.BackendTrafficPolicy, n *egv1a1.Ta
 // for a BackendTrafficPolicy in policyNS targeting group/kind name in ns: a
 // ReferenceGrant in ns must admit it (same namespace needs none).
 func (v *resolver) referenceGranted(policyNS, group, kind, ns, name string) bool {
-	if policyNS == ns {
+	return v.granted(egv1a1.GroupName, "BackendTrafficPolicy", policyNS, group, kind, ns, name)
+}
+
+// granted reports whether a fromGroup/fromKind in namespace fromNS may
+// refer to the group/kind object ns/name: always within one namespace,
+// else when a ReferenceGrant in ns admits it (Gateway API's rule, used by
+// Envoy Gateway for policy targets, backendRefs and certificateRefs).
+func (v *resolver) granted(fromGroup, fromKind, fromNS, group, kind, ns, name string) bool {
+	if fromNS == ns {
 		return true
 	}
 	for _, g := range v.r.ReferenceGrants {
@@ -57,7 +65,7 @@ func (v *resolver) referenceGranted(policyNS, group, kind, ns, name string) bool
 		}
 		from := false
 		for _, f := range g.Spec.From {
-			if string(f.Namespace) == policyNS && string(f.Group) == egv1a1.GroupName && string(f.Kind) == "BackendTrafficPolicy" {
+			if string(f.Namespace) == fromNS && string(f.Group) == fromGroup && string(f.Kind) == fromKind {
 				from = true
 				break
 			}

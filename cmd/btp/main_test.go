@@ -25,11 +25,11 @@ spec:
 const secrets = `
 ---
 apiVersion: v1
-kind: Secret
+kind: ServiceAccount
 metadata: {name: a}
 ---
 apiVersion: v1
-kind: Secret
+kind: ServiceAccount
 metadata: {name: b}
 `
 
@@ -61,9 +61,9 @@ func TestRun(t *testing.T) {
 			out: "reason: Invalid", err: "spec.loadBalancer.type"},
 		{name: "explain", args: []string{"explain", "-f", "-"}, stdin: validInput, code: 0, out: "listener http port 80 hostname *"},
 		{name: "unread kinds warn", args: []string{"validate", "-f", "-"}, stdin: validInput + secrets, code: 0,
-			err: "warning: -: skipped 2 Secret resources (v1): btp does not read this kind\n"},
+			err: "warning: -: skipped 2 ServiceAccount resources (v1): btp does not read this kind\n"},
 		{name: "unread kinds under --strict", args: []string{"status", "-f", "-", "--strict"}, stdin: validInput + secrets, code: 1,
-			out: "reason: Accepted", err: "-: 2 Secret resources (v1): btp does not read this kind (--strict): allowed "},
+			out: "reason: Accepted", err: "-: 2 ServiceAccount resources (v1): btp does not read this kind (--strict): allowed "},
 		{name: "--gateway-class skips the rest", args: []string{"explain", "-f", "-", "--gateway-class", "other"}, stdin: validInput, code: 0, out: "attached nowhere",
 			err: `warning: -: Gateway/default/gw: spec.gatewayClassName: "eg": skipped, as Envoy Gateway would ignore it: not a class btp was asked to handle (--gateway-class other); --gateway-class eg handles it`},
 	} {

@@ -75,7 +75,11 @@ func init() {
 					_, err = s.out.Write(y)
 					return err
 				}
-				return writeAtomic(*out, y)
+				mode := os.FileMode(0o644)
+				if len(r.Bootstrap.GetStaticResources().GetSecrets()) > 0 {
+					mode = 0o600 // HTTPS listeners' private keys are inline
+				}
+				return writeAtomicMode(*out, y, mode)
 			}
 		},
 	})
@@ -166,7 +170,10 @@ func rateLimitFileName(domain string) string {
 
 // writeAtomic replaces path with data through a temporary file in the same
 // directory, so a reader (or Envoy) never sees a partial bootstrap.
-func writeAtomic(path string, data []byte) error {
+func writeAtomic(path string, data []byte) error { return writeAtomicMode(path, data, 0o644) }
+
+// writeAtomicMode is writeAtomic with the file's permissions.
+func writeAtomicMode(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".btp-render-*")
 	if err != nil {
@@ -177,7 +184,7 @@ func writeAtomic(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
