@@ -205,6 +205,7 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 	ports := map[int32]*port{}   // HTTP: every Gateway listener on the port in one HCM
 	https := map[int32][]*port{} // HTTPS: one filter chain per Gateway listener
 	tcp := map[int32]*listenerv3.Listener{}
+	var udp []*listenerv3.Listener
 	first := map[int32]*policy.Listener{}
 	firstName := map[int32]string{}
 	var order []int32
@@ -212,6 +213,14 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 		gw := g.Name.Namespace + "/" + g.Name.Name
 		for _, l := range g.Listeners {
 			name := gw + "/" + l.Name
+			if isUDP(l) {
+				// UDP ports are apart from TCP ones: a UDP listener may
+				// share its number with an HTTP or TCP listener.
+				if lis := r.udpListener(gw, l); lis != nil {
+					udp = append(udp, lis)
+				}
+				continue
+			}
 			if f := first[l.Port]; f != nil {
 				// Listeners share a port only when all are HTTP (told apart
 				// by Host) or all HTTPS (told apart by SNI).
@@ -258,7 +267,7 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 			out = append(out, r.listener(ports[n]))
 		}
 	}
-	return out
+	return append(out, udp...)
 }
 
 func newPort(name string, number int32) *port {

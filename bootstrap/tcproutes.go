@@ -102,3 +102,6 @@ func (r *renderer) tcpListener(gw string, l *policy.Listener) *listenerv3.Listen
 
 // isTCP reports whether a listener carries TCP routes rather than HTTP.
 func isTCP(l *policy.Listener) bool { return strings.EqualFold(string(l.Protocol), "TCP") }
+
+// isUDP reports whether a listener carries UDP routes.
+func isUDP(l *policy.Listener) bool { return strings.EqualFold(string(l.Protocol), "UDP") }

@@ -483,8 +483,8 @@ func (a *attacher) forGateway(p *egv1a1.BackendTrafficPolicy, t target) {
 func (a *attacher) effective() {
 	for rk, ats := range a.v.attachments {
 		for _, at := range ats {
-			if rk.kind == KindTCPRoute {
-				a.effectiveTCP(rk, at)
+			if rk.kind == KindTCPRoute || rk.kind == KindUDPRoute {
+				a.effectiveL4(rk, at)
 				continue
 			}
 			gwScope := scope{kind: scopeGateway, name: at.gateway}

@@ -46,6 +46,7 @@ const (
 	KindHTTPRoute = "HTTPRoute"
 	KindGRPCRoute = "GRPCRoute"
 	KindTCPRoute  = "TCPRoute"
+	KindUDPRoute  = "UDPRoute"
 )
 
 // Route is one route (HTTPRoute, TCPRoute, ...) as attached to one listener.

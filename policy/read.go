@@ -31,6 +31,7 @@ type Resources struct {
 	HTTPRoutes     []*gwapiv1.HTTPRoute
 	GRPCRoutes     []*gwapiv1.GRPCRoute
 	TCPRoutes      []*gwapiv1.TCPRoute
+	UDPRoutes      []*gwapiv1.UDPRoute
 	Policies       []*egv1a1.BackendTrafficPolicy
 	Backends       []*egv1a1.Backend
 	Services       []*corev1.Service

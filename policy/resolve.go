@@ -107,7 +107,10 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 		v.routeGRPC(g)
 	}
 	for _, tr := range sortedByAge(r.TCPRoutes) {
-		v.routeTCP(tr)
+		v.routeL4(KindTCPRoute, tr, tr.Spec.UseDefaultGateways, tcpRules(tr))
+	}
+	for _, ur := range sortedByAge(r.UDPRoutes) {
+		v.routeL4(KindUDPRoute, ur, ur.Spec.UseDefaultGateways, udpRules(ur))
 	}
 	v.policies()
 	return v.model, v.list.Err()
@@ -142,8 +145,8 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 		if _, dup := v.listeners[mg.Name][string(l.Name)]; dup {
 			continue // Read reported it (listeners are a list-type map keyed by name)
 		}
-		if !in(string(l.Protocol), string(gwapiv1.HTTPProtocolType), string(gwapiv1.HTTPSProtocolType), string(gwapiv1.TCPProtocolType)) {
-			e.add(path+".protocol", "unsupported value %q: allowed HTTP, HTTPS, TCP", l.Protocol)
+		if !in(string(l.Protocol), string(gwapiv1.HTTPProtocolType), string(gwapiv1.HTTPSProtocolType), string(gwapiv1.TCPProtocolType), string(gwapiv1.UDPProtocolType)) {
+			e.add(path+".protocol", "unsupported value %q: allowed HTTP, HTTPS, TCP, UDP", l.Protocol)
 		}
 		tls := v.listenerTLS(g, l, path, e)
 		if ar := l.AllowedRoutes; ar != nil {
@@ -217,8 +220,11 @@ func allowsRoute(g *gwapiv1.Gateway, l string, ns string) bool {
 // Envoy Gateway's translator allows them (HTTPRoute and GRPCRoute on HTTP,
 // TCPRoute on TCP).
 func listenerKinds(p gwapiv1.ProtocolType) []string {
-	if p == gwapiv1.TCPProtocolType {
+	switch p {
+	case gwapiv1.TCPProtocolType:
 		return []string{KindTCPRoute}
+	case gwapiv1.UDPProtocolType:
+		return []string{KindUDPRoute}
 	}
 	return []string{KindHTTPRoute, KindGRPCRoute}
 }

@@ -7,25 +7,49 @@ import (
 	"strings"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// routeTCP checks a TCPRoute and attaches it to the TCP listeners its
-// parentRefs select. Envoy Gateway's processTCPRouteParentRefs takes one
-// and only one rule; a TCPRoute carries no hostnames.
-func (v *resolver) routeTCP(tr *gwapiv1.TCPRoute) {
-	e := v.errs(KindTCPRoute, tr)
-	if n := len(tr.Spec.Rules); n != 1 {
-		e.add("spec.rules", "%d rules: Envoy Gateway supports one and only one rule on a TCPRoute", n)
+// l4Rule is a TCPRoute's or UDPRoute's rule as routeL4 needs it.
+type l4Rule struct {
+	name *gwapiv1.SectionName
+	refs []gwapiv1.BackendRef
+}
+
+func tcpRules(r *gwapiv1.TCPRoute) []l4Rule {
+	out := make([]l4Rule, len(r.Spec.Rules))
+	for i, rule := range r.Spec.Rules {
+		out[i] = l4Rule{rule.Name, rule.BackendRefs}
+	}
+	return out
+}
+
+func udpRules(r *gwapiv1.UDPRoute) []l4Rule {
+	out := make([]l4Rule, len(r.Spec.Rules))
+	for i, rule := range r.Spec.Rules {
+		out[i] = l4Rule{rule.Name, rule.BackendRefs}
+	}
+	return out
+}
+
+// routeL4 checks a TCPRoute or UDPRoute and attaches it to the listeners of
+// its protocol its parentRefs select. Envoy Gateway's
+// processTCPRouteParentRefs and processUDPRouteParentRefs take one and only
+// one rule; these routes carry no hostnames.
+func (v *resolver) routeL4(kind string, obj metav1.Object, useDefault gwapiv1.GatewayDefaultScope, rules []l4Rule) {
+	e := v.errs(kind, obj)
+	if n := len(rules); n != 1 {
+		e.add("spec.rules", "%d rules: Envoy Gateway supports one and only one rule on a %s", n, kind)
 		return
 	}
-	if tr.Spec.UseDefaultGateways != "" {
+	if useDefault != "" {
 		e.add("spec.useDefaultGateways", "not supported: name the Gateway in parentRefs")
 	}
-	x := v.routes[routeKey{KindTCPRoute, nn(tr)}]
-	backends := v.routeBackends(x, [][]gwapiv1.BackendRef{tr.Spec.Rules[0].BackendRefs}, e)
+	x := v.routes[routeKey{kind, nn(obj)}]
+	backends := v.routeBackends(x, [][]gwapiv1.BackendRef{rules[0].refs}, e)
 	v.attachRoute(x, nil, e, func() []*Rule {
-		return []*Rule{{Index: 0, Name: (*string)(tr.Spec.Rules[0].Name), Backends: backends[0]}}
+		return []*Rule{{Index: 0, Name: (*string)(rules[0].name), Backends: backends[0]}}
 	})
 }
 
@@ -35,23 +59,30 @@ func (v *resolver) routeTCP(tr *gwapiv1.TCPRoute) {
 // TCP route; TCPRouteTranslator.asClusterArgs renders them on the cluster),
 // beside the attachment fields. Of timeout, only timeout.tcp reaches a TCP
 // connection.
-var l4Fields = []string{"loadBalancer", "circuitBreaker", "healthCheck", "timeout", "tcpKeepalive", "proxyProtocol", "dns", "connection"}
+var l4Fields = map[string][]string{
+	KindTCPRoute: {"loadBalancer", "circuitBreaker", "healthCheck", "timeout", "tcpKeepalive", "proxyProtocol", "dns", "connection"},
+	// A UDP route takes only these two (the UDP branch of the same
+	// functions; UDPRouteTranslator.asClusterArgs).
+	KindUDPRoute: {"loadBalancer", "dns"},
+}
 
 // l4Spec is the part of s Envoy Gateway applies to a TCP route, and the
 // fields it leaves out (spec paths, sorted). Envoy Gateway drops the others
 // without a word in the status (the policy stays Accepted); btp reports
 // them as warnings.
-func l4Spec(s *egv1a1.BackendTrafficPolicySpec) (*egv1a1.BackendTrafficPolicySpec, []string) {
+func l4Spec(kind string, s *egv1a1.BackendTrafficPolicySpec) (*egv1a1.BackendTrafficPolicySpec, []string) {
 	out := &egv1a1.BackendTrafficPolicySpec{}
 	out.LoadBalancer = s.LoadBalancer
-	out.CircuitBreaker = s.CircuitBreaker
-	out.HealthCheck = s.HealthCheck
-	out.TCPKeepalive = s.TCPKeepalive
-	out.ProxyProtocol = s.ProxyProtocol
 	out.DNS = s.DNS
-	out.Connection = s.Connection
 	var dropped []string
-	if s.Timeout != nil {
+	if kind == KindTCPRoute {
+		out.CircuitBreaker = s.CircuitBreaker
+		out.HealthCheck = s.HealthCheck
+		out.TCPKeepalive = s.TCPKeepalive
+		out.ProxyProtocol = s.ProxyProtocol
+		out.Connection = s.Connection
+	}
+	if s.Timeout != nil && kind == KindTCPRoute {
 		if s.Timeout.TCP != nil {
 			out.Timeout = &egv1a1.Timeout{TCP: s.Timeout.TCP}
 		}
@@ -60,12 +91,13 @@ func l4Spec(s *egv1a1.BackendTrafficPolicySpec) (*egv1a1.BackendTrafficPolicySpe
 		}
 	}
 	if lb := s.LoadBalancer; lb != nil && lb.ConsistentHash != nil && lb.ConsistentHash.Type != egv1a1.SourceIPConsistentHashType {
-		// Envoy's tcp_proxy hashes on the source address only
-		// (buildTCPProxyHashPolicy); any other key leaves it unhashed.
+		// Envoy's tcp_proxy and udp_proxy hash on the source address only
+		// (buildTCPProxyHashPolicy, buildUDPProxyHashPolicy); any other
+		// key leaves them unhashed.
 		dropped = append(dropped, "spec.loadBalancer.consistentHash.type "+string(lb.ConsistentHash.Type))
 	}
 	for k := range specFieldsSet(s) {
-		if !in(k, l4Fields...) && !in(k, "targetRef", "targetRefs", "targetSelectors", "mergeType") {
+		if !in(k, l4Fields[kind]...) && !in(k, "targetRef", "targetRefs", "targetSelectors", "mergeType") {
 			dropped = append(dropped, "spec."+k)
 		}
 	}
@@ -92,8 +124,9 @@ func specFieldsSet(s *egv1a1.BackendTrafficPolicySpec) map[string]bool {
 
 // l4Warning words the fields a TCP route does not take from its policy.
 func l4Warning(kind, route, listener string, dropped []string) string {
-	return fmt.Sprintf("does not apply to %s %s on listener %s, as in Envoy Gateway (a TCP route takes only %s; the policy stays Accepted): %s",
-		kind, route, listener, strings.Join(l4Fields[:len(l4Fields)-1], ", ")+" and "+l4Fields[len(l4Fields)-1], strings.Join(dropped, ", "))
+	f := l4Fields[kind]
+	return fmt.Sprintf("does not apply to %s %s on listener %s, as in Envoy Gateway (a %s takes only %s; the policy stays Accepted): %s",
+		kind, route, listener, kind, strings.Join(f[:len(f)-1], ", ")+" and "+f[len(f)-1], strings.Join(dropped, ", "))
 }
 
 func (a *attacher) markBadField(p *egv1a1.BackendTrafficPolicy, field string) {
@@ -123,7 +156,7 @@ func (a *attacher) isBad(p *egv1a1.BackendTrafficPolicy, f string) bool {
 	return false
 }
 
-// effectiveTCP sets the policy of a TCPRoute's rule on one listener the way
+// effectiveL4 sets the policy of a TCPRoute's (or UDPRoute's) rule on one listener the way
 // Envoy Gateway fills an IR TCP route: field by field, each L4 feature from
 // the most specific policy that sets it (setIfNil in
 // applyTrafficFeatureToRoute, then translateBackendTrafficPolicyForListeners
@@ -131,7 +164,7 @@ func (a *attacher) isBad(p *egv1a1.BackendTrafficPolicy, f string) bool {
 // A policy's translation errors only drop the features that failed: Envoy
 // Gateway sets no direct response on a TCP route, it copies what built.
 // A route policy whose merge failed contributes nothing there.
-func (a *attacher) effectiveTCP(rk routeKey, at *attachment) {
+func (a *attacher) effectiveL4(rk routeKey, at *attachment) {
 	rule := at.route.Rules[0]
 	var chain []scope
 	if rule.Name != nil {
@@ -153,7 +186,7 @@ func (a *attacher) effectiveTCP(rk routeKey, at *attachment) {
 		if ap := a.merges[sc][at.listener]; ap != nil {
 			src = ap.spec
 		}
-		l4, dropped := l4Spec(src)
+		l4, dropped := l4Spec(rk.kind, src)
 		gatewayLevel := sc.kind == scopeListener || sc.kind == scopeGateway
 		took := false
 		take := func(field string, have bool, apply func()) {
@@ -176,7 +209,7 @@ func (a *attacher) effectiveTCP(rk routeKey, at *attachment) {
 		if src.Timeout != nil {
 			set = true
 		}
-		if gatewayLevel && src.Connection != nil {
+		if gatewayLevel && src.Connection != nil && rk.kind == KindTCPRoute {
 			dropped = append(dropped, "spec.connection (from a Gateway or listener policy)")
 		}
 		if len(dropped) > 0 {

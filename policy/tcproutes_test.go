@@ -88,7 +88,7 @@ spec:
 	}
 	all := strings.Join(warned, "\n")
 	for _, want := range []string{
-		"BackendTrafficPolicy/default/route: does not apply to TCPRoute default/db on listener default/gw/db, as in Envoy Gateway (a TCP route takes only loadBalancer, circuitBreaker, healthCheck, timeout, tcpKeepalive, proxyProtocol, dns and connection; the policy stays Accepted): spec.retry",
+		"BackendTrafficPolicy/default/route: does not apply to TCPRoute default/db on listener default/gw/db, as in Envoy Gateway (a TCPRoute takes only loadBalancer, circuitBreaker, healthCheck, timeout, tcpKeepalive, proxyProtocol, dns and connection; the policy stays Accepted): spec.retry",
 		"BackendTrafficPolicy/default/gateway: does not apply to TCPRoute default/db on listener default/gw/db",
 		"spec.connection (from a Gateway or listener policy)",
 	} {
@@ -137,5 +137,37 @@ func TestTCPRouteErrors(t *testing.T) {
 			_, errs := load(t, tc.in)
 			wantErrors(t, errs, tc.want)
 		})
+	}
+}
+
+// A UDPRoute takes only loadBalancer and dns from its policies (Envoy
+// Gateway's UDP branch of applyTrafficFeatureToRoute), and attaches to UDP
+// listeners only.
+func TestUDPRoutePolicy(t *testing.T) {
+	in := strings.Replace(tcpBase, "  - {name: db, port: 5432, protocol: TCP}", "  - {name: db, port: 5432, protocol: UDP}", 1)
+	in = strings.Replace(in, "kind: TCPRoute", "kind: UDPRoute", 1) + `
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: route}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: UDPRoute, name: db}]
+  loadBalancer: {type: Random}
+  circuitBreaker: {maxConnections: 7}
+  dns: {dnsRefreshRate: 5s}
+`
+	m, errs := load(t, in)
+	wantErrors(t, errs)
+	var rule *Rule
+	for _, r := range m.Gateways[0].Listeners[1].Routes {
+		if r.Kind == KindUDPRoute {
+			rule = r.Rules[0]
+		}
+	}
+	if rule == nil || rule.Policy == nil || rule.Policy.LoadBalancer == nil || rule.Policy.DNS == nil || rule.Policy.CircuitBreaker != nil {
+		t.Fatalf("UDP rule %+v: want loadBalancer and dns, no circuitBreaker", rule)
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0].Error(), "(a UDPRoute takes only loadBalancer and dns; the policy stays Accepted): spec.circuitBreaker") {
+		t.Errorf("warnings %v, want the circuitBreaker one", m.Warnings)
 	}
 }

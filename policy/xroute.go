@@ -76,10 +76,17 @@ func xRoutes(r *Resources) []*xRoute {
 		}
 		out = append(out, x)
 	}
+	for _, ur := range r.UDPRoutes {
+		x := &xRoute{kind: KindUDPRoute, obj: ur, parents: ur.Spec.ParentRefs}
+		for i := range ur.Spec.Rules {
+			x.ruleNames = append(x.ruleNames, ur.Spec.Rules[i].Name)
+		}
+		out = append(out, x)
+	}
 	return out
 }
 
 // readRouteKinds are the route kinds btp reads and policies may target.
-var readRouteKinds = []string{"HTTPRoute", "GRPCRoute", "TCPRoute"}
+var readRouteKinds = []string{"HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute"}
 
 func isReadRouteKind(k string) bool { return in(k, readRouteKinds...) }
