@@ -206,6 +206,8 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 	https := map[int32][]*port{} // HTTPS: one filter chain per Gateway listener
 	tcp := map[int32]*listenerv3.Listener{}
 	var udp []*listenerv3.Listener
+	tlsPorts := map[int32][]*policy.Listener{} // TLS passthrough, by SNI
+	gwOf := map[*policy.Listener]string{}
 	first := map[int32]*policy.Listener{}
 	firstName := map[int32]string{}
 	var order []int32
@@ -223,10 +225,10 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 			}
 			if f := first[l.Port]; f != nil {
 				// Listeners share a port only when all are HTTP (told apart
-				// by Host) or all HTTPS (told apart by SNI).
-				if isTCP(l) || isTCP(f) || (l.TLS != nil) != (f.TLS != nil) {
+				// by Host), all HTTPS or all TLS (told apart by SNI).
+				if isTCP(l) || l.Protocol != f.Protocol {
 					r.errs = append(r.errs, &policy.Error{Resource: "Gateway/" + gw,
-						Msg: fmt.Sprintf("listener %s (%s): port %d is already taken by listener %s (%s): only HTTP listeners, or only HTTPS listeners, share a port", l.Name, l.Protocol, l.Port, firstName[l.Port], f.Protocol)})
+						Msg: fmt.Sprintf("listener %s (%s): port %d is already taken by listener %s (%s): only HTTP, only HTTPS or only TLS listeners share a port", l.Name, l.Protocol, l.Port, firstName[l.Port], f.Protocol)})
 					continue
 				}
 			} else {
@@ -237,6 +239,10 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 			switch {
 			case isTCP(l):
 				tcp[l.Port] = r.tcpListener(gw, l)
+				continue
+			case l.Protocol == "TLS":
+				tlsPorts[l.Port] = append(tlsPorts[l.Port], l)
+				gwOf[l] = gw
 				continue
 			case l.TLS != nil:
 				p = newPort(name, l.Port)
@@ -261,6 +267,10 @@ func (r *renderer) listeners(m *policy.Model) []*listenerv3.Listener {
 		switch {
 		case tcp[n] != nil:
 			out = append(out, tcp[n])
+		case len(tlsPorts[n]) > 0:
+			if lis := r.tlsListener(gwOf, tlsPorts[n]); lis != nil {
+				out = append(out, lis)
+			}
 		case len(https[n]) > 0:
 			out = append(out, r.httpsListener(https[n]))
 		case ports[n] != nil:

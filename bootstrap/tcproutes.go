@@ -35,46 +35,56 @@ func (r *renderer) tcpListener(gw string, l *policy.Listener) *listenerv3.Listen
 	if rt == nil || len(rt.Rules) == 0 {
 		return nil
 	}
-	rule := rt.Rules[0]
 	name := gw + "/" + l.Name
-	base := fmt.Sprintf("tcproute/%s/%s/rule/-1", rt.Name.Namespace, rt.Name.Name)
+	proxy := r.tcpProxy(rt, name, "tcp-"+strconv.Itoa(int(l.Port)))
+	if proxy == nil {
+		return nil
+	}
+	return &listenerv3.Listener{
+		Name:         name,
+		Address:      socketAddress("0.0.0.0", uint32(l.Port)),
+		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{tcpProxyFilter(proxy)}}},
+	}
+}
+
+// tcpProxy renders an L4 route's (TCPRoute, TLSRoute) cluster and the
+// tcp_proxy that reaches it; nil when the route's policy has errors.
+func (r *renderer) tcpProxy(rt *policy.Route, listener, statPrefix string) *tcpv3.TcpProxy {
+	rule := rt.Rules[0]
+	kind := strings.ToLower(rt.Kind)
+	base := fmt.Sprintf("%s/%s/%s/rule/-1", kind, rt.Name.Namespace, rt.Name.Name)
 	spec := rule.Policy
 	if spec == nil {
 		spec = &egv1a1.BackendTrafficPolicySpec{}
 	}
 	c := &ruleCtx{
-		scope: &scope{list: &r.errs, resource: policyResource(rt, rule), where: fmt.Sprintf("tcproute/%s/%s, listener %s", rt.Name.Namespace, rt.Name.Name, name)},
-		r:     r, listener: name, spec: spec, rt: rt, rule: rule, route: &routev3.Route{},
+		scope: &scope{list: &r.errs, resource: policyResource(rt, rule), where: fmt.Sprintf("%s/%s/%s, listener %s", kind, rt.Name.Namespace, rt.Name.Name, listener)},
+		r:     r, listener: listener, spec: spec, rt: rt, rule: rule, route: &routev3.Route{},
 	}
 	before := len(r.errs)
 	checkSupported(spec, c.scope)
 	if len(r.errs) > before {
 		return nil
 	}
-	proxy := &tcpv3.TcpProxy{StatPrefix: "tcp-" + strconv.Itoa(int(l.Port))}
+	proxy := &tcpv3.TcpProxy{StatPrefix: statPrefix}
 	var live []*policy.Backend
 	for _, b := range rule.Backends {
 		if b.Weight > 0 {
 			live = append(live, b)
 		}
 	}
-	switch {
-	case len(live) == 0:
-		// No usable backend: Envoy Gateway's TCP route has no cluster to
-		// reach; a cluster without endpoints refuses every connection.
-		live = append(live, &policy.Backend{Weight: 1})
-		fallthrough
-	case len(live) == 1:
-		t := c.template(protocolDefault)
-		if t == nil {
-			return nil
-		}
+	t := c.template(protocolDefault)
+	if t == nil {
+		return nil
+	}
+	switch len(live) {
+	case 0:
+		// No usable backend: a cluster without endpoints refuses every
+		// connection, as Envoy Gateway's route without destinations.
+		proxy.ClusterSpecifier = &tcpv3.TcpProxy_Cluster{Cluster: r.addCluster(t.build(base, &policy.Backend{}))}
+	case 1:
 		proxy.ClusterSpecifier = &tcpv3.TcpProxy_Cluster{Cluster: r.addCluster(t.build(base, live[0]))}
 	default:
-		t := c.template(protocolDefault)
-		if t == nil {
-			return nil
-		}
 		wc := &tcpv3.TcpProxy_WeightedCluster{}
 		for i, b := range rule.Backends {
 			if b.Weight == 0 {
@@ -88,16 +98,11 @@ func (r *renderer) tcpListener(gw string, l *policy.Listener) *listenerv3.Listen
 	if lb := spec.LoadBalancer; lb != nil && lb.ConsistentHash != nil && lb.ConsistentHash.Type == egv1a1.SourceIPConsistentHashType {
 		proxy.HashPolicy = []*typev3.HashPolicy{{PolicySpecifier: &typev3.HashPolicy_SourceIp_{SourceIp: &typev3.HashPolicy_SourceIp{}}}}
 	}
-	return &listenerv3.Listener{
-		Name:    name,
-		Address: socketAddress("0.0.0.0", uint32(l.Port)),
-		FilterChains: []*listenerv3.FilterChain{{
-			Filters: []*listenerv3.Filter{{
-				Name:       "envoy.filters.network.tcp_proxy",
-				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(proxy)},
-			}},
-		}},
-	}
+	return proxy
+}
+
+func tcpProxyFilter(p *tcpv3.TcpProxy) *listenerv3.Filter {
+	return &listenerv3.Filter{Name: "envoy.filters.network.tcp_proxy", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(p)}}
 }
 
 // isTCP reports whether a listener carries TCP routes rather than HTTP.

@@ -483,7 +483,7 @@ func (a *attacher) forGateway(p *egv1a1.BackendTrafficPolicy, t target) {
 func (a *attacher) effective() {
 	for rk, ats := range a.v.attachments {
 		for _, at := range ats {
-			if rk.kind == KindTCPRoute || rk.kind == KindUDPRoute {
+			if rk.kind == KindTCPRoute || rk.kind == KindUDPRoute || rk.kind == KindTLSRoute {
 				a.effectiveL4(rk, at)
 				continue
 			}

@@ -209,8 +209,8 @@ func TestPolicyTargetErrors(t *testing.T) {
 			[]string{`spec.targetRefs[0].name: HTTPRoute "default/nope" not found: allowed default/r1`}},
 		{"rule missing", "  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r1, sectionName: nope}]\n",
 			[]string{`spec.targetRefs[0].sectionName: rule "nope" not found on HTTPRoute default/r1: allowed a, b`}},
-		{"kind btp does not read", "  targetRefs: [{group: gateway.networking.k8s.io, kind: TLSRoute, name: g}]\n",
-			[]string{`spec.targetRefs[0].kind: unsupported value "TLSRoute": allowed Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute`}},
+		{"kind btp does not read", "  targetRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: g}]\n",
+			[]string{`spec.targetRefs[0].kind: unsupported value "ListenerSet": allowed Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs := load(t, attachBase+btp("p", "", tc.policy, "  retry: {}\n"))
@@ -244,9 +244,9 @@ func TestAncestorsTruncated(t *testing.T) {
 }
 
 func TestSelectorErrorsAndInvalidStatus(t *testing.T) {
-	_, errs := load(t, attachBase+btp("p", "", "  targetSelectors: [{kind: TLSRoute}, {kind: HTTPRoute, matchExpressions: [{key: a, operator: In}]}]\n", "  retry: {}\n"))
+	_, errs := load(t, attachBase+btp("p", "", "  targetSelectors: [{kind: ListenerSet}, {kind: HTTPRoute, matchExpressions: [{key: a, operator: In}]}]\n", "  retry: {}\n"))
 	wantErrors(t, errs,
-		`spec.targetSelectors[0].kind: unsupported value "TLSRoute": allowed Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute`,
+		`spec.targetSelectors[0].kind: unsupported value "ListenerSet": allowed Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute`,
 		`spec.targetSelectors[1]: invalid label selector:`)
 
 	// A policy that fails validation still attaches (as in Envoy Gateway,

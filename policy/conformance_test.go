@@ -517,13 +517,13 @@ func egApplied(t *testing.T, path string) map[ruleKey]string {
 				m[ruleKey{l.Name, parts[1] + "/" + parts[2], i}] = applied
 			}
 		}
-		// TCP routes (tcproute/<ns>/<name>): one rule each; Envoy Gateway
+		// TCP and TLS routes (tcproute/<ns>/<name>, tlsroute/...): one rule each; Envoy Gateway
 		// fills them field by field, its metadata lists the most specific
 		// contributing policy first.
 		for _, l := range x.TCP {
 			for _, r := range l.Routes {
 				parts := strings.Split(r.Name, "/")
-				if len(parts) != 3 || parts[0] != "tcproute" {
+				if len(parts) != 3 || (parts[0] != "tcproute" && parts[0] != "tlsroute") {
 					continue
 				}
 				applied := ""

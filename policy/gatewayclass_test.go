@@ -18,7 +18,7 @@ kind: Gateway
 metadata: {name: other}
 spec:
   gatewayClassName: other
-  listeners: [{name: http, port: 9090, protocol: TLS}]
+  listeners: [{name: http, port: 9090, protocol: SCTP}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -63,11 +63,11 @@ func TestGatewayClass(t *testing.T) {
 			gateways: []string{"default/eg"}, warn: []string{`"other": skipped, as Envoy Gateway would ignore it: the input holds no GatewayClass "other" (it holds "eg")`}},
 		{name: "--gateway-class overrides the controllerName", in: twoGateways + classes, opts: Options{GatewayClasses: []string{"other"}},
 			gateways: []string{"default/other"}, warn: []string{`"eg": skipped, as Envoy Gateway would ignore it: not a class btp was asked to handle (--gateway-class other)`},
-			errs: []string{`Gateway/default/other: spec.listeners[0].protocol: unsupported value "TLS"`}},
+			errs: []string{`Gateway/default/other: spec.listeners[0].protocol: unsupported value "SCTP"`}},
 		{name: "--gateway-class naming no Gateway", in: twoGateways + classes, opts: Options{GatewayClasses: []string{"eg", "nope"}},
 			gateways: []string{"default/eg"}, warn: []string{`"other": skipped`, "--gateway-class nope: no Gateway of the input has this class"}},
 		{name: "no GatewayClass in the input: every Gateway", in: twoGateways, gateways: []string{"default/eg", "default/other"},
-			errs: []string{`Gateway/default/other: spec.listeners[0].protocol: unsupported value "TLS"`}},
+			errs: []string{`Gateway/default/other: spec.listeners[0].protocol: unsupported value "SCTP"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.opts.Load([]string{"-"}, strings.NewReader(tc.in))

@@ -48,6 +48,7 @@ var kindTable = []kind{
 	reads(gwapiv1.GroupName, "GRPCRoute", func(r *Resources) *[]*gwapiv1.GRPCRoute { return &r.GRPCRoutes }),
 	reads(gwapiv1.GroupName, "TCPRoute", func(r *Resources) *[]*gwapiv1.TCPRoute { return &r.TCPRoutes }),
 	reads(gwapiv1.GroupName, "UDPRoute", func(r *Resources) *[]*gwapiv1.UDPRoute { return &r.UDPRoutes }),
+	reads(gwapiv1.GroupName, "TLSRoute", func(r *Resources) *[]*gwapiv1.TLSRoute { return &r.TLSRoutes }),
 	reads(egv1a1.GroupName, "BackendTrafficPolicy", func(r *Resources) *[]*egv1a1.BackendTrafficPolicy { return &r.Policies }),
 	reads(egv1a1.GroupName, "Backend", func(r *Resources) *[]*egv1a1.Backend { return &r.Backends }),
 	reads("", "Service", func(r *Resources) *[]*corev1.Service { return &r.Services }, "v1"),

@@ -29,6 +29,16 @@ type Certificate struct {
 // ReferenceGrant admits the Gateway) of type kubernetes.io/tls whose tls.crt
 // and tls.key form a key pair. An HTTP or TCP listener must not set tls.
 func (v *resolver) listenerTLS(g *gwapiv1.Gateway, l *gwapiv1.Listener, path string, e errs) *ListenerTLS {
+	if l.Protocol == gwapiv1.TLSProtocolType {
+		// TLS passthrough: Envoy forwards the client's TLS stream by SNI.
+		switch {
+		case l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode != gwapiv1.TLSModePassthrough:
+			e.add(path+".tls.mode", "required Passthrough on a TLS listener: envoy-btp forwards TLS by SNI and does not terminate it there (use an HTTPS listener)")
+		case len(l.TLS.CertificateRefs) > 0:
+			e.add(path+".tls.certificateRefs", "set on a Passthrough listener: the backend terminates TLS")
+		}
+		return nil
+	}
 	if l.Protocol != gwapiv1.HTTPSProtocolType {
 		if l.TLS != nil {
 			e.add(path+".tls", "set on a %s listener: only HTTPS listeners terminate TLS", l.Protocol)

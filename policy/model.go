@@ -47,6 +47,7 @@ const (
 	KindGRPCRoute = "GRPCRoute"
 	KindTCPRoute  = "TCPRoute"
 	KindUDPRoute  = "UDPRoute"
+	KindTLSRoute  = "TLSRoute"
 )
 
 // Route is one route (HTTPRoute, TCPRoute, ...) as attached to one listener.

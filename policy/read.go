@@ -32,6 +32,7 @@ type Resources struct {
 	GRPCRoutes     []*gwapiv1.GRPCRoute
 	TCPRoutes      []*gwapiv1.TCPRoute
 	UDPRoutes      []*gwapiv1.UDPRoute
+	TLSRoutes      []*gwapiv1.TLSRoute
 	Policies       []*egv1a1.BackendTrafficPolicy
 	Backends       []*egv1a1.Backend
 	Services       []*corev1.Service

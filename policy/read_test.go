@@ -130,8 +130,8 @@ func TestReadErrors(t *testing.T) {
 			[]string{`spec.rateLimit.local.rules[0].limit.unit: unsupported value "Sec": allowed Day, Hour, Minute, Month, Second, Week, Year`}},
 		{"field outside envoy-btp", gatewayYAML + btpHead + "  admissionControl: {}\n",
 			[]string{`spec.admissionControl: not supported by envoy-btp: allowed circuitBreaker`}},
-		{"listener protocol enum-free string", gatewayYAML + "  - {name: tls, port: 8443, protocol: TLS}\n",
-			[]string{`Gateway/default/gw: spec.listeners[1].protocol: unsupported value "TLS": allowed HTTP, HTTPS, TCP, UDP`}},
+		{"listener protocol enum-free string", gatewayYAML + "  - {name: tls, port: 8443, protocol: SCTP}\n",
+			[]string{`Gateway/default/gw: spec.listeners[1].protocol: unsupported value "SCTP": allowed HTTP, HTTPS, TLS, TCP, UDP`}},
 		{"listener port range", strings.Replace(gatewayYAML, "8080", "70000", 1),
 			[]string{`spec.listeners[0].port: invalid value 70000: should be less than or equal to 65535`}},
 	} {

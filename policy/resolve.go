@@ -109,6 +109,9 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 	for _, tr := range sortedByAge(r.TCPRoutes) {
 		v.routeL4(KindTCPRoute, tr, tr.Spec.UseDefaultGateways, tcpRules(tr))
 	}
+	for _, tr := range sortedByAge(r.TLSRoutes) {
+		v.routeTLS(tr)
+	}
 	for _, ur := range sortedByAge(r.UDPRoutes) {
 		v.routeL4(KindUDPRoute, ur, ur.Spec.UseDefaultGateways, udpRules(ur))
 	}
@@ -145,8 +148,8 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 		if _, dup := v.listeners[mg.Name][string(l.Name)]; dup {
 			continue // Read reported it (listeners are a list-type map keyed by name)
 		}
-		if !in(string(l.Protocol), string(gwapiv1.HTTPProtocolType), string(gwapiv1.HTTPSProtocolType), string(gwapiv1.TCPProtocolType), string(gwapiv1.UDPProtocolType)) {
-			e.add(path+".protocol", "unsupported value %q: allowed HTTP, HTTPS, TCP, UDP", l.Protocol)
+		if !in(string(l.Protocol), string(gwapiv1.HTTPProtocolType), string(gwapiv1.HTTPSProtocolType), string(gwapiv1.TCPProtocolType), string(gwapiv1.UDPProtocolType), string(gwapiv1.TLSProtocolType)) {
+			e.add(path+".protocol", "unsupported value %q: allowed HTTP, HTTPS, TLS, TCP, UDP", l.Protocol)
 		}
 		tls := v.listenerTLS(g, l, path, e)
 		if ar := l.AllowedRoutes; ar != nil {
@@ -225,6 +228,8 @@ func listenerKinds(p gwapiv1.ProtocolType) []string {
 		return []string{KindTCPRoute}
 	case gwapiv1.UDPProtocolType:
 		return []string{KindUDPRoute}
+	case gwapiv1.TLSProtocolType:
+		return []string{KindTLSRoute}
 	}
 	return []string{KindHTTPRoute, KindGRPCRoute}
 }

@@ -80,14 +80,16 @@ spec:
   listeners:
   - {name: a, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {}}}}
   - {name: a, port: 81, protocol: HTTP}
-  - {name: t, port: 443, protocol: TLS, tls: {mode: Passthrough}}
+  - {name: t, port: 443, protocol: TLS, tls: {mode: Terminate, certificateRefs: [{name: c}]}}
+  - {name: u, port: 444, protocol: SCTP, tls: {mode: Passthrough}}
 `
 	_, errs := load(t, in)
 	wantErrors(t, errs,
 		`spec.listeners[0].allowedRoutes.namespaces.from: unsupported value "Selector"`,
 		`spec.listeners[1]: duplicate entry (name "a"): already at spec.listeners[0], entries must be unique`,
-		`spec.listeners[2].protocol: unsupported value "TLS": allowed HTTP`,
-		`spec.listeners[2].tls: set on a TLS listener: only HTTPS listeners terminate TLS`)
+		`spec.listeners[2].tls.mode: required Passthrough on a TLS listener`,
+		`spec.listeners[3].protocol: unsupported value "SCTP": allowed HTTP`,
+		`spec.listeners[3].tls: set on a SCTP listener: only HTTPS listeners terminate TLS`)
 }
 
 func TestResolveEndpoints(t *testing.T) {

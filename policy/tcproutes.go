@@ -66,6 +66,35 @@ var l4Fields = map[string][]string{
 	KindUDPRoute: {"loadBalancer", "dns"},
 }
 
+func init() {
+	// A TLSRoute is an IR TCP route with TLS passthrough: the TCP fields.
+	l4Fields[KindTLSRoute] = l4Fields[KindTCPRoute]
+}
+
+// routeTLS checks a TLSRoute and attaches it to the TLS listeners its
+// parentRefs select, its hostnames intersected with theirs (the SNI names it
+// takes). Envoy Gateway's processTLSRouteParentRefs joins every rule's
+// backendRefs into one destination (rule -1) and gives it no rule name, so
+// a rule-scoped policy never applies to it.
+func (v *resolver) routeTLS(tr *gwapiv1.TLSRoute) {
+	e := v.errs(KindTLSRoute, tr)
+	if tr.Spec.UseDefaultGateways != "" {
+		e.add("spec.useDefaultGateways", "not supported: name the Gateway in parentRefs")
+	}
+	x := v.routes[routeKey{KindTLSRoute, nn(tr)}]
+	refs := make([][]gwapiv1.BackendRef, len(tr.Spec.Rules))
+	for i, r := range tr.Spec.Rules {
+		refs[i] = r.BackendRefs
+	}
+	var all []*Backend
+	for _, bs := range v.routeBackends(x, refs, e) {
+		all = append(all, bs...)
+	}
+	v.attachRoute(x, tr.Spec.Hostnames, e, func() []*Rule {
+		return []*Rule{{Index: 0, Backends: all}}
+	})
+}
+
 // l4Spec is the part of s Envoy Gateway applies to a TCP route, and the
 // fields it leaves out (spec paths, sorted). Envoy Gateway drops the others
 // without a word in the status (the policy stays Accepted); btp reports
@@ -75,14 +104,14 @@ func l4Spec(kind string, s *egv1a1.BackendTrafficPolicySpec) (*egv1a1.BackendTra
 	out.LoadBalancer = s.LoadBalancer
 	out.DNS = s.DNS
 	var dropped []string
-	if kind == KindTCPRoute {
+	if kind != KindUDPRoute {
 		out.CircuitBreaker = s.CircuitBreaker
 		out.HealthCheck = s.HealthCheck
 		out.TCPKeepalive = s.TCPKeepalive
 		out.ProxyProtocol = s.ProxyProtocol
 		out.Connection = s.Connection
 	}
-	if s.Timeout != nil && kind == KindTCPRoute {
+	if s.Timeout != nil && kind != KindUDPRoute {
 		if s.Timeout.TCP != nil {
 			out.Timeout = &egv1a1.Timeout{TCP: s.Timeout.TCP}
 		}
@@ -209,7 +238,7 @@ func (a *attacher) effectiveL4(rk routeKey, at *attachment) {
 		if src.Timeout != nil {
 			set = true
 		}
-		if gatewayLevel && src.Connection != nil && rk.kind == KindTCPRoute {
+		if gatewayLevel && src.Connection != nil && rk.kind != KindUDPRoute {
 			dropped = append(dropped, "spec.connection (from a Gateway or listener policy)")
 		}
 		if len(dropped) > 0 {

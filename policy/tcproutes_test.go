@@ -171,3 +171,57 @@ spec:
 		t.Errorf("warnings %v, want the circuitBreaker one", m.Warnings)
 	}
 }
+
+// A TLSRoute attaches to TLS Passthrough listeners with its hostnames
+// intersected with the listener's (the SNI names it takes), joins its rules'
+// backends, and takes the TCP fields of its policies.
+func TestTLSRoute(t *testing.T) {
+	in := `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: eg
+  listeners:
+  - {name: tls, port: 443, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}}
+  - {name: http, port: 80, protocol: HTTP}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec: {clusterIP: 10.0.0.1, ports: [{port: 443}]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [a.example.com, other.test]
+  rules:
+  - {name: one, backendRefs: [{name: s, port: 443}]}
+  - {backendRefs: [{name: s, port: 443, weight: 3}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: p}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: TLSRoute, name: r}]
+  circuitBreaker: {maxConnections: 5}
+  faultInjection: {abort: {httpStatus: 500}}
+`
+	m, errs := load(t, in)
+	wantErrors(t, errs)
+	l := m.Gateways[0].Listeners[0]
+	if len(l.Routes) != 1 || len(m.Gateways[0].Listeners[1].Routes) != 0 {
+		t.Fatalf("routes on tls %d, on http %d; want 1, 0", len(l.Routes), len(m.Gateways[0].Listeners[1].Routes))
+	}
+	rt := l.Routes[0]
+	if strings.Join(rt.Hostnames, ",") != "a.example.com" || len(rt.Rules) != 1 || len(rt.Rules[0].Backends) != 2 {
+		t.Errorf("TLSRoute on tls: hostnames %v, %d rules, backends %d; want a.example.com, 1 rule, 2 backends", rt.Hostnames, len(rt.Rules), len(rt.Rules[0].Backends))
+	}
+	if p := rt.Rules[0].Policy; p == nil || p.CircuitBreaker == nil || p.FaultInjection != nil {
+		t.Errorf("policy %+v: want the circuit breaker only", p)
+	}
+	_, errs = load(t, strings.Replace(in, "tls: {mode: Passthrough}", "tls: {mode: Terminate}", 1))
+	wantErrors(t, errs, "spec.listeners[0].tls.mode: required Passthrough on a TLS listener")
+}

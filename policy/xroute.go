@@ -76,6 +76,13 @@ func xRoutes(r *Resources) []*xRoute {
 		}
 		out = append(out, x)
 	}
+	for _, tr := range r.TLSRoutes {
+		x := &xRoute{kind: KindTLSRoute, obj: tr, parents: tr.Spec.ParentRefs}
+		for i := range tr.Spec.Rules {
+			x.ruleNames = append(x.ruleNames, tr.Spec.Rules[i].Name)
+		}
+		out = append(out, x)
+	}
 	for _, ur := range r.UDPRoutes {
 		x := &xRoute{kind: KindUDPRoute, obj: ur, parents: ur.Spec.ParentRefs}
 		for i := range ur.Spec.Rules {
@@ -87,6 +94,6 @@ func xRoutes(r *Resources) []*xRoute {
 }
 
 // readRouteKinds are the route kinds btp reads and policies may target.
-var readRouteKinds = []string{"HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute"}
+var readRouteKinds = []string{"HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute", "TLSRoute"}
 
 func isReadRouteKind(k string) bool { return in(k, readRouteKinds...) }
