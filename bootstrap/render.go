@@ -60,6 +60,11 @@ type Options struct {
 	// RateLimitTimeout bounds each call to the rate limit service (Envoy
 	// Gateway's EnvoyGateway rateLimit.timeout); 0 keeps Envoy's 20ms.
 	RateLimitTimeout time.Duration
+	// KeepGoing renders a rule whose policy the renderer refuses (every
+	// error about the BackendTrafficPolicy) as a 500 direct response, as
+	// Envoy Gateway does with a policy that fails translation, and reports
+	// those errors in Rendered.Isolated instead of failing.
+	KeepGoing bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -118,6 +123,9 @@ type Rendered struct {
 	// rateLimit.global: one per domain the bootstrap's ratelimit filters use,
 	// sorted by domain; empty when no route has global rules.
 	RateLimit []*RateLimitConfig
+	// Isolated are the policy errors Options.KeepGoing rendered past: each
+	// rule they belong to answers 500.
+	Isolated policy.ErrorList
 }
 
 // RenderAll is Render plus the rate limit service config, built by the same
@@ -154,7 +162,7 @@ func RenderAll(m *policy.Model, opts Options) (*Rendered, error) {
 		return nil, fmt.Errorf("rendered bootstrap is invalid (a bug in envoy-btp, please report it): %w", err)
 	}
 	sort.Strings(r.rateLimitDomains)
-	out := &Rendered{Bootstrap: b}
+	out := &Rendered{Bootstrap: b, Isolated: r.isolated}
 	for _, d := range r.rateLimitDomains {
 		out.RateLimit = append(out.RateLimit, r.rateLimitConfigs[d])
 	}
@@ -165,6 +173,7 @@ func RenderAll(m *policy.Model, opts Options) (*Rendered, error) {
 type renderer struct {
 	opts     Options
 	errs     policy.ErrorList
+	isolated policy.ErrorList // KeepGoing: policy errors whose rules answer 500
 	clusters map[string]*clusterv3.Cluster
 	// secrets are the HTTPS listeners' certificates by name (NS/SECRET).
 	secrets map[string]*tlsv3.Secret

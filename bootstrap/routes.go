@@ -73,6 +73,12 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	}
 	before := len(r.errs)
 	checkSupported(spec, sc)
+	if r.isolate(before, nil) {
+		// The policy fails here too: with KeepGoing the rule answers 500.
+		r2 := *rule
+		r2.Policy, r2.PolicyError = nil, "not rendered by envoy-btp"
+		rule, spec = &r2, &egv1a1.BackendTrafficPolicySpec{}
+	}
 	// Routes are named as Envoy Gateway names them (the name is the global
 	// rate limit descriptor): a rule without matches is match -1.
 	var matches []*routev3.RouteMatch
@@ -90,7 +96,12 @@ func (r *renderer) rule(p *port, listener string, rt *policy.Route, rule *policy
 	if rule.PolicyError != "" {
 		failedPolicyRoute(c)
 	} else {
+		clusters := r.clusterNames()
 		c.rendered(base)
+		if r.isolate(before, clusters) {
+			c = &ruleCtx{scope: sc, r: r, port: p, listener: listener, spec: &egv1a1.BackendTrafficPolicySpec{}, rt: rt, rule: rule, route: &routev3.Route{}, errsBefore: before}
+			failedPolicyRoute(c)
+		}
 	}
 	if len(r.errs) > before {
 		return

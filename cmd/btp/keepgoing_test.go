@@ -114,3 +114,21 @@ func TestStatusReportsEveryPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A policy only the renderer refuses (Envoy's keepalive takes whole
+// seconds): the same isolation under --keep-going.
+func TestRenderKeepGoingRendererRefusal(t *testing.T) {
+	in := strings.Replace(keepGoingInput, "  retry: {perRetry: {backOff: {baseInterval: 2s, maxInterval: 1s}}}", "  tcpKeepalive: {interval: 1500ms}", 1)
+	code, _, errs := renderRun(t, in, "-f", "-")
+	if code != 1 || !strings.Contains(errs, "BackendTrafficPolicy/default/broken: spec.tcpKeepalive.interval") || !strings.Contains(errs, "--keep-going renders the routes of the policies named above as a 500") {
+		t.Errorf("default: exit %d, stderr:\n%s", code, errs)
+	}
+	code, out, errs := renderRun(t, in, "-f", "-", "--keep-going")
+	if code != 0 || !strings.Contains(errs, "warning: --keep-going: BackendTrafficPolicy/default/broken: spec.tcpKeepalive.interval") || !strings.Contains(errs, "the rule answers 500") {
+		t.Fatalf("--keep-going: exit %d, stderr:\n%s", code, errs)
+	}
+	i := strings.Index(out, "name: httproute/default/other/rule/0/match/0/*")
+	if i < 0 || !strings.Contains(out[max(0, i-200):i], "status: 500") {
+		t.Errorf("route other: no 500 direct response:\n%s", out)
+	}
+}

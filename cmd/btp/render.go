@@ -51,10 +51,14 @@ func init() {
 					RateLimitServiceURL: *rls,
 					RateLimitFailClosed: *failClosed,
 					RateLimitTimeout:    *timeout,
+					KeepGoing:           *keep,
 				}
 				r, err := bootstrap.RenderAll(m, opts)
 				if err != nil {
-					return err
+					return refusal(err)
+				}
+				for _, e := range r.Isolated {
+					fmt.Fprintf(s.err, "warning: --keep-going: %v; the rule answers 500\n", e)
 				}
 				y, err := bootstrap.YAML(r.Bootstrap)
 				if err != nil {
@@ -109,6 +113,19 @@ func keepGoing(s *stdio, m *policy.Model, err error, keep bool) error {
 		fmt.Fprintf(s.err, "warning: --keep-going: %s\n", f)
 	}
 	return nil
+}
+
+// refusal adds, to the renderer's errors, how --keep-going would go past
+// the ones about policies.
+func refusal(err error) error {
+	var list policy.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	if perPolicy, _ := list.PerPolicy(); len(perPolicy) > 0 {
+		return fmt.Errorf("%w\nbtp render: nothing rendered: %d problem(s) above; --keep-going renders the routes of the policies named above as a 500, as Envoy Gateway does with a policy that fails translation", err, len(list))
+	}
+	return err
 }
 
 // rateLimitConfigHeader marks the files --ratelimit-config owns, so a later
