@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -164,6 +165,10 @@ type Options struct {
 	// attempt count to OnStreamComplete, so the engine need not read
 	// x-envoy-attempt-count from each response (one host call saved).
 	HostReportsAttempts bool
+	// HostAddsRateLimitHeaders says the host adds Stream.RateLimitHeaders
+	// itself to the responses it does not pass to OnResponseHeaders, so
+	// Later need not ask for every response.
+	HostAddsRateLimitHeaders bool
 }
 
 // DefaultDistinctKeys is the per-rule cap on Distinct buckets.
@@ -198,7 +203,11 @@ type Config struct {
 	budget  *retryBudget  // nil without retry
 	fault   *faultReplies // nil without faultInjection
 	over    []overrideReply
-	merged  mergeCache
+	// overStatus is every status some override may match (a host's
+	// pre-check); overAny: any status may.
+	overStatus []config.StatusRange
+	overAny    bool
+	merged     mergeCache
 }
 
 // ParseJSON parses, validates and compiles JSON config (the bytes a
@@ -239,7 +248,24 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 		cfg.fault = newFaultReplies(c.Fault)
 	}
 	cfg.over = newOverrideReplies(c.Overrides)
+	cfg.overStatus, cfg.overAny = overrideStatuses(cfg.over)
 	return cfg
+}
+
+// Inert reports whether the config enforces nothing: its policy is empty.
+// A host may then skip the engine for a request whose route config and
+// filter-level defaults are both inert. Decided from the policy's JSON form
+// so a feature added later cannot be skipped by mistake.
+func (c *Config) Inert() bool {
+	b, err := json.Marshal(c.c.Source)
+	return err == nil && string(b) == "{}"
+}
+
+// OverrideStatuses returns the statuses some responseOverride of c may
+// match (any: every status may), so a host can pass only those responses
+// to OnResponseHeaders when LaterOverride is all that is due.
+func (c *Config) OverrideStatuses() (ranges []config.StatusRange, any bool) {
+	return c.overStatus, c.overAny
 }
 
 // Compiled returns the config the engine enforces.

@@ -61,3 +61,21 @@ func TestParseAnyAndJSONAgree(t *testing.T) {
 		t.Fatalf("nil Any: %v", err)
 	}
 }
+
+func TestInertOnlyWithoutAnyFeature(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{}`:                         true,
+		`{"retry":{"numRetries":1}}`: false,
+		`{"timeout":{"http":{"requestTimeout":"1s"}}}`:                                                   false,
+		`{"debug":{"panicHeader":"x-boom"}}`:                                                             false,
+		`{"responseOverride":[{"match":{"statusCodes":[{"value":500}]},"response":{"statusCode":503}}]}`: false,
+	} {
+		c, err := ParseJSON([]byte(raw), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if got := c.Inert(); got != want {
+			t.Errorf("%s: Inert() = %v, want %v", raw, got, want)
+		}
+	}
+}

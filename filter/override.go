@@ -154,3 +154,17 @@ func (s *Stream) overrideHeadersMatch(p *config.OverridePlan, rp *replaced) bool
 	}
 	return true
 }
+
+// overrideStatuses is the union of the overrides' status ranges. A rule
+// without status ranges is taken to match any status, which only costs a
+// host's pre-check its precision, never a missed override.
+func overrideStatuses(over []overrideReply) ([]config.StatusRange, bool) {
+	var ranges []config.StatusRange
+	for i := range over {
+		if len(over[i].plan.Ranges) == 0 {
+			return nil, true
+		}
+		ranges = append(ranges, over[i].plan.Ranges...)
+	}
+	return ranges, false
+}

@@ -193,6 +193,27 @@ func (s *Stream) rateLimitHeaderList(now int64) [][2]string {
 	}
 }
 
+// RateLimitHeaders writes the x-ratelimit-* headers the response is due
+// into out and returns how many (0 or 3), as of now. For hosts with
+// Options.HostAddsRateLimitHeaders, which add them to every response they
+// do not pass to OnResponseHeaders; ask after the request's last
+// callback. The values alias the Stream's scratch memory until its next
+// call.
+func (s *Stream) RateLimitHeaders(out *[3][2]string) int {
+	switch {
+	case s.cfg == nil || s.replied || s.failed:
+		return 0
+	case s.rl.unlimited:
+		*out = [3][2]string{{"x-ratelimit-limit", config.UnlimitedHeader}, {"x-ratelimit-remaining", config.UnlimitedHeader}, {"x-ratelimit-reset", "0"}}
+	case s.rl.hdr.rs != nil:
+		limit, rem, reset := s.rateLimitState(s.cfg.opts.Now())
+		*out = [3][2]string{{"x-ratelimit-limit", limit}, {"x-ratelimit-remaining", s.fmtInt(0, rem)}, {"x-ratelimit-reset", s.fmtInt(24, reset)}}
+	default:
+		return 0
+	}
+	return 3
+}
+
 func (s *Stream) rateLimitResponseHeaders(resp ResponseHeaders) {
 	switch {
 	case s.rl.unlimited:

@@ -46,6 +46,9 @@ func (s *Stream) Init(cfg *Config) {
 	*s = Stream{cfg: cfg}
 }
 
+// Config is the config the stream runs under (nil before Init).
+func (s *Stream) Config() *Config { return s.cfg }
+
 func (s *Stream) done() bool { return s.replied || s.failed || s.cfg == nil }
 
 // OnRequestHeaders decides on the request's headers. req must stay usable
@@ -253,6 +256,7 @@ func Merge(parent, child *Config) *Config {
 	} else {
 		m.over = parent.over
 	}
+	m.overStatus, m.overAny = overrideStatuses(m.over)
 	// Racing first requests must all get the same merged config (one set
 	// of per-route buckets), so only one build is published.
 	got, _ := child.merged.all.LoadOrStore(parent, m)
@@ -273,6 +277,10 @@ const (
 	// LaterComplete: OnStreamComplete (retry budget accounting, response
 	// cost, or the host's attempt count).
 	LaterComplete
+	// LaterOverride: OnResponseHeaders, for a response whose status a
+	// responseOverride may match (Config.OverrideStatuses); others need no
+	// call. Set instead of LaterResponse when nothing else is due there.
+	LaterOverride
 )
 
 // Later reports which of the remaining callbacks can change anything for
@@ -289,9 +297,12 @@ func (s *Stream) Later() Later {
 		if s.buffering || s.delaying || s.rl.pending {
 			l |= LaterBody
 		}
-		if len(s.cfg.over) > 0 || s.rl.unlimited || s.rl.hdr.rs != nil ||
-			(s.retryCounted && !s.cfg.opts.HostReportsAttempts) {
+		rlHeaders := (s.rl.unlimited || s.rl.hdr.rs != nil) && !s.cfg.opts.HostAddsRateLimitHeaders
+		switch {
+		case rlHeaders || (s.retryCounted && !s.cfg.opts.HostReportsAttempts):
 			l |= LaterResponse
+		case len(s.cfg.over) > 0:
+			l |= LaterOverride
 		}
 	}
 	if s.retryCounted || s.rl.chargesResponse() {

@@ -15,7 +15,10 @@ import (
 )
 
 // configs holds every filter-level (Factory) and per-route config Envoy has
-// loaded; Envoy keeps their ids as its module pointers.
+// loaded; Envoy keeps their ids as its module pointers, shifted left by one
+// with the low bit set for an inert config (one that enforces nothing), so
+// the C hook can pass a request on without entering Go when the route's
+// config and the filter's defaults are both inert.
 var configs table[configEntry]
 
 type configEntry struct {
@@ -47,7 +50,7 @@ func envoy_dynamic_module_on_http_filter_config_new(
 	}
 	id, e := configs.alloc()
 	e.factory = f
-	return C.envoy_dynamic_module_type_http_filter_config_module_ptr(C.btp_id_ptr(C.uintptr_t(id)))
+	return C.envoy_dynamic_module_type_http_filter_config_module_ptr(C.btp_id_ptr(configRef(id, f.Inert())))
 }
 
 //export envoy_dynamic_module_on_http_filter_config_destroy
@@ -70,7 +73,7 @@ func envoy_dynamic_module_on_http_filter_per_route_config_new(
 	}
 	id, e := configs.alloc()
 	e.route = cfg
-	return C.envoy_dynamic_module_type_http_filter_per_route_config_module_ptr(C.btp_id_ptr(C.uintptr_t(id)))
+	return C.envoy_dynamic_module_type_http_filter_per_route_config_module_ptr(C.btp_id_ptr(configRef(id, cfg.Inert())))
 }
 
 //export envoy_dynamic_module_on_http_filter_per_route_config_destroy
@@ -78,8 +81,20 @@ func envoy_dynamic_module_on_http_filter_per_route_config_destroy(p C.envoy_dyna
 	releaseConfig(unsafe.Pointer(p))
 }
 
+// configRef is the module pointer Envoy keeps for config id.
+func configRef(id uint32, inert bool) C.uintptr_t {
+	r := C.uintptr_t(id) << 1
+	if inert {
+		r |= 1
+	}
+	return r
+}
+
+// configAt is the entry a module pointer (configRef) names.
+func configAt(ref C.uintptr_t) *configEntry { return configs.at(uint32(ref >> 1)) }
+
 func releaseConfig(p unsafe.Pointer) {
-	id := uint32(uintptr(p))
+	id := uint32(uintptr(p) >> 1)
 	if id == 0 {
 		return
 	}

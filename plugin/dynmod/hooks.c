@@ -2,12 +2,64 @@
 // costs a cgo transition, so the hooks that have nothing to do for a
 // stream answer here: per-stream state is a small C struct, and Go tells
 // it after each of its callbacks which later ones it still wants
-// (btp_stream.later). A route without a policy costs one call into Go per
-// request (request headers); the response body and trailers never enter Go.
+// (btp_stream.later). A route without a policy (its config and the filter's
+// defaults inert, see config.go) never enters Go; the response body and
+// trailers never do either.
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "_cgo_export.h"
 #include "hooks.h"
+
+// Slots of the Go streams table. C hands them out and takes them back, so a
+// stream whose end needs no Go never enters Go to return its slot.
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t* free_slots;
+static size_t nfree, capfree;
+static uint32_t next_slot;
+
+static uint32_t slot_alloc(void) {
+  uint32_t id = 0;
+  pthread_mutex_lock(&slots_mu);
+  if (nfree > 0) {
+    id = free_slots[--nfree];
+  } else if (next_slot < UINT32_MAX) {
+    id = ++next_slot;
+  }
+  pthread_mutex_unlock(&slots_mu);
+  return id;
+}
+
+static void slot_free(uint32_t id) {
+  pthread_mutex_lock(&slots_mu);
+  if (nfree == capfree) {
+    size_t cap = capfree ? 2 * capfree : 1024;
+    uint32_t* p = realloc(free_slots, cap * sizeof *p);
+    if (p == NULL) { // lose the slot rather than the process
+      pthread_mutex_unlock(&slots_mu);
+      return;
+    }
+    free_slots = p, capfree = cap;
+  }
+  free_slots[nfree++] = id;
+  pthread_mutex_unlock(&slots_mu);
+}
+
+// end_stream gives the slot back, after the outermost Go callback if one
+// is running (Envoy may complete a stream inside send_response).
+static void end_stream(btp_stream* s) {
+  if (s->depth > 0) {
+    s->free_slot = true;
+  } else if (s->slot != 0) {
+    slot_free(s->slot);
+    s->slot = 0;
+  }
+}
+
+#define GO(s, call) ((s)->depth++, call)
+#define GO_DONE(s) \
+  do { if (--(s)->depth == 0 && (s)->free_slot) { (s)->free_slot = false; end_stream(s); } } while (0)
 
 envoy_dynamic_module_type_http_filter_module_ptr
 envoy_dynamic_module_on_http_filter_new(envoy_dynamic_module_type_http_filter_config_module_ptr config,
@@ -24,8 +76,18 @@ envoy_dynamic_module_type_on_http_filter_request_headers_status
 envoy_dynamic_module_on_http_filter_request_headers(
     envoy_dynamic_module_type_http_filter_envoy_ptr envoy,
     envoy_dynamic_module_type_http_filter_module_ptr module, bool end_of_stream) {
+  btp_stream* s = (btp_stream*)module;
   uintptr_t route = (uintptr_t)envoy_dynamic_module_callback_get_most_specific_route_config(envoy);
-  return btpRequestHeaders(envoy, (btp_stream*)module, route, end_of_stream);
+  if ((s->config & 1) && (route == 0 || (route & 1))) {
+    return envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue; // inert: nothing to enforce
+  }
+  if (s->slot == 0 && (s->slot = slot_alloc()) == 0) {
+    return envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue;
+  }
+  envoy_dynamic_module_type_on_http_filter_request_headers_status st =
+      GO(s, btpRequestHeaders(envoy, s, route, end_of_stream));
+  GO_DONE(s);
+  return st;
 }
 
 envoy_dynamic_module_type_on_http_filter_request_body_status
@@ -38,7 +100,10 @@ envoy_dynamic_module_on_http_filter_request_body(
   }
   size_t n = envoy_dynamic_module_callback_http_get_body_size(
       envoy, envoy_dynamic_module_type_http_body_type_ReceivedRequestBody);
-  return btpRequestBody(envoy, s, n, end_of_stream);
+  envoy_dynamic_module_type_on_http_filter_request_body_status st =
+      GO(s, btpRequestBody(envoy, s, n, end_of_stream));
+  GO_DONE(s);
+  return st;
 }
 
 envoy_dynamic_module_type_on_http_filter_request_trailers_status
@@ -49,7 +114,33 @@ envoy_dynamic_module_on_http_filter_request_trailers(
   if (s->slot == 0 || !(s->later & btp_later_body)) {
     return envoy_dynamic_module_type_on_http_filter_request_trailers_status_Continue;
   }
-  return btpRequestTrailers(envoy, s);
+  envoy_dynamic_module_type_on_http_filter_request_trailers_status st = GO(s, btpRequestTrailers(envoy, s));
+  GO_DONE(s);
+  return st;
+}
+
+// may_override reports whether the response's :status is one an override
+// may match (Go decides whether one does).
+static bool may_override(envoy_dynamic_module_type_http_filter_envoy_ptr envoy, btp_stream* s) {
+  envoy_dynamic_module_type_envoy_buffer v = {NULL, 0};
+  envoy_dynamic_module_type_module_buffer k = {":status", 7};
+  if (!envoy_dynamic_module_callback_http_get_header(envoy, envoy_dynamic_module_type_http_header_type_ResponseHeader,
+                                                     k, &v, 0, NULL)) {
+    return true; // no status: let Go decide
+  }
+  int status = 0;
+  for (size_t i = 0; i < v.length; i++) {
+    if (v.ptr[i] < '0' || v.ptr[i] > '9' || i >= 3) {
+      return true;
+    }
+    status = status * 10 + (v.ptr[i] - '0');
+  }
+  for (int i = 0; i < s->nranges; i++) {
+    if (status >= s->lo[i] && status <= s->hi[i]) {
+      return true;
+    }
+  }
+  return false;
 }
 
 envoy_dynamic_module_type_on_http_filter_response_headers_status
@@ -57,10 +148,23 @@ envoy_dynamic_module_on_http_filter_response_headers(
     envoy_dynamic_module_type_http_filter_envoy_ptr envoy,
     envoy_dynamic_module_type_http_filter_module_ptr module, bool end_of_stream) {
   btp_stream* s = (btp_stream*)module;
-  if (s->slot == 0 || !(s->later & btp_later_response)) {
+  if (s->slot == 0) {
     return envoy_dynamic_module_type_on_http_filter_response_headers_status_Continue;
   }
-  return btpResponseHeaders(envoy, s, end_of_stream);
+  if ((s->later & btp_later_response) || ((s->later & btp_later_override) && may_override(envoy, s))) {
+    envoy_dynamic_module_type_on_http_filter_response_headers_status st =
+        GO(s, btpResponseHeaders(envoy, s, end_of_stream));
+    GO_DONE(s);
+    return st;
+  }
+  static const char* const keys[btp_ratelimit_headers] = {"x-ratelimit-limit", "x-ratelimit-remaining",
+                                                          "x-ratelimit-reset"};
+  for (int i = 0; i < s->nadd && i < btp_ratelimit_headers; i++) {
+    envoy_dynamic_module_type_module_buffer k = {keys[i], strlen(keys[i])};
+    envoy_dynamic_module_type_module_buffer v = {s->add[i], s->addlen[i]};
+    envoy_dynamic_module_callback_http_set_header(envoy, envoy_dynamic_module_type_http_header_type_ResponseHeader, k, v);
+  }
+  return envoy_dynamic_module_type_on_http_filter_response_headers_status_Continue;
 }
 
 envoy_dynamic_module_type_on_http_filter_response_body_status
@@ -86,19 +190,26 @@ void envoy_dynamic_module_on_http_filter_stream_complete(
   if (s->slot == 0) {
     return;
   }
-  uint64_t attempts = 0;
   if (s->later & btp_later_complete) {
+    uint64_t attempts = 0;
     envoy_dynamic_module_callback_http_filter_get_attribute_int(
         envoy, envoy_dynamic_module_type_attribute_id_UpstreamRequestAttemptCount, &attempts);
+    GO(s, btpStreamComplete(envoy, s, attempts));
+    GO_DONE(s);
   }
-  btpStreamComplete(envoy, s, attempts);
+  s->later = 0;
+  end_stream(s);
 }
 
 void envoy_dynamic_module_on_http_filter_destroy(
     envoy_dynamic_module_type_http_filter_module_ptr module) {
   btp_stream* s = (btp_stream*)module;
   if (s->slot != 0) {
-    btpRelease(s); // a stream Envoy never completed
+    if (s->later & btp_later_complete) {
+      btpRelease(s); // a stream Envoy never completed: its timer and scheduler
+    }
+    s->depth = 0;
+    end_stream(s);
   }
   free(s);
 }
@@ -108,7 +219,8 @@ void envoy_dynamic_module_on_http_filter_scheduled(
     envoy_dynamic_module_type_http_filter_module_ptr module, uint64_t event_id) {
   btp_stream* s = (btp_stream*)module;
   if (s->slot != 0) {
-    btpScheduled(envoy, s, event_id);
+    GO(s, btpScheduled(envoy, s, event_id));
+    GO_DONE(s);
   }
 }
 

@@ -11,12 +11,28 @@ enum {
   btp_later_body = 1,
   btp_later_response = 2,
   btp_later_complete = 4,
+  btp_later_override = 8, // only responses whose status is in the ranges below
+};
+
+enum {
+  btp_max_ranges = 8,    // override status ranges C checks; more: Go sees every response
+  btp_max_value = 64,    // bytes of one x-ratelimit-* value C adds
+  btp_ratelimit_headers = 3,
 };
 
 typedef struct btp_stream {
-  uintptr_t config; // the filter config's id (Go's configs table)
-  uint32_t slot;    // the Go stream's slot + 1; 0: none (nothing more to do in Go)
+  uintptr_t config; // the filter config's reference (config.go: id << 1 | inert)
+  uint32_t slot;    // the Go stream's slot (C hands them out, see hooks.c); 0: none yet
   uint32_t later;   // btp_later_* bits, set by Go after each callback
+  int32_t depth;    // Go callbacks running for this stream (Envoy nests some hooks)
+  bool free_slot;   // the stream ended inside a Go callback: free the slot after it
+  // Set by Go with btp_later_override: the statuses an override may match.
+  uint8_t nranges;
+  uint16_t lo[btp_max_ranges], hi[btp_max_ranges];
+  // Set by Go: the x-ratelimit-* values C adds to a response Go does not see.
+  uint8_t nadd;
+  uint8_t addlen[btp_ratelimit_headers];
+  char add[btp_ratelimit_headers][btp_max_value];
 } btp_stream;
 
 // btp_get_headers copies up to cap header views of one map into out and

@@ -14,9 +14,9 @@ import (
 	"github.com/envoy-btp/envoy-btp/plugin/dynmod/adapter"
 )
 
-// streams holds the Go side of every request that still needs Go; the C
-// state (btp_stream) keeps the slot. Entries are reused, so a request
-// allocates nothing in Go.
+// streams holds the Go side of every request; the C state (btp_stream)
+// keeps the slot, which C hands out and takes back (hooks.c). Entries are
+// reused, so a request allocates nothing in Go.
 var streams table[stream]
 
 // stream is one request's Go state: the adapter's Stream and the views it
@@ -44,13 +44,9 @@ type stream struct {
 	tasks []func()
 }
 
-// streamOf returns the stream of c, starting one for a new request.
+// streamOf returns the stream of c's slot.
 func streamOf(c *C.btp_stream) *stream {
-	if c.slot != 0 {
-		return streams.at(uint32(c.slot))
-	}
-	id, s := streams.alloc()
-	c.slot = C.uint32_t(id)
+	s := streams.ensure(uint32(c.slot))
 	s.c = c
 	return s
 }
@@ -68,14 +64,39 @@ func (s *stream) exit() {
 		return
 	}
 	later := s.a.Later()
-	s.c.later = C.uint32_t(later)
-	if later == 0 {
-		s.release()
+	c := s.c
+	c.nadd = 0
+	var hdrs [3][2]string
+	if n := s.a.RateLimitHeaders(&hdrs); n == C.btp_ratelimit_headers {
+		c.nadd = C.uint8_t(n)
+		for i, h := range hdrs {
+			if len(h[1]) > C.btp_max_value {
+				later |= filter.LaterResponse // too long for C: Go adds them
+				c.nadd = 0
+				break
+			}
+			c.addlen[i] = C.uint8_t(copy(unsafe.Slice((*byte)(unsafe.Pointer(&c.add[i][0])), C.btp_max_value), h[1]))
+		}
 	}
+	if later&filter.LaterOverride != 0 {
+		ranges, any := s.a.OverrideStatuses()
+		if any || len(ranges) > C.btp_max_ranges {
+			later |= filter.LaterResponse
+		} else {
+			c.nranges = C.uint8_t(len(ranges))
+			for i, r := range ranges {
+				c.lo[i], c.hi[i] = C.uint16_t(r.Lo), C.uint16_t(r.Hi)
+			}
+		}
+	}
+	if s.sched != nil {
+		later |= filter.LaterComplete // release deletes the scheduler
+	}
+	c.later = C.uint32_t(later)
 }
 
-// release frees the stream's slot (on the worker thread, after its last
-// callback).
+// release ends the stream's Go state (on the worker thread, after its last
+// callback): its scheduler and timer. C frees the slot.
 func (s *stream) release() {
 	s.mu.Lock()
 	if s.sched != nil {
@@ -84,13 +105,10 @@ func (s *stream) release() {
 	}
 	s.tasks = s.tasks[:0]
 	s.mu.Unlock()
-	c := s.c
-	id := uint32(c.slot)
-	c.slot, c.later = 0, 0
+	s.c.later = 0
 	s.a.Start(nil, nil)
 	s.envoy, s.c, s.route = nil, nil, nil
 	s.depth, s.completed = 0, false
-	streams.release(id)
 }
 
 //export btpRequestHeaders
@@ -100,11 +118,11 @@ func btpRequestHeaders(envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr, 
 	s.envoy = envoy
 	s.route = nil
 	if route != 0 {
-		s.route = configs.at(uint32(route)).route
+		s.route = configAt(route).route
 	}
 	s.reqHeaders = headerMap{envoy: envoy, kind: C.envoy_dynamic_module_type_http_header_type_RequestHeader, n: -1}
 	s.rspHeaders = headerMap{envoy: envoy, kind: C.envoy_dynamic_module_type_http_header_type_ResponseHeader, n: -1}
-	s.a.Start(configs.at(uint32(c.config)).factory, s)
+	s.a.Start(configAt(c.config).factory, s)
 	st := s.a.OnRequestHeaders(bool(endOfStream))
 	s.exit()
 	return C.envoy_dynamic_module_type_on_http_filter_request_headers_status(headersStatus(st))
@@ -152,12 +170,14 @@ func btpStreamComplete(envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr, 
 	s.exit()
 }
 
-// btpRelease gives back the slot of a stream Envoy destroys without
+// btpRelease ends the Go state of a stream Envoy destroys without
 // completing it.
 //
 //export btpRelease
 func btpRelease(c *C.btp_stream) {
-	streams.at(uint32(c.slot)).release()
+	s := streams.at(uint32(c.slot))
+	s.c = c
+	s.release()
 }
 
 //export btpScheduled

@@ -47,6 +47,23 @@ func (t *table[T]) at(id uint32) *T {
 	return &t.chunks[(id-1)/tableChunk].Load()[(id-1)%tableChunk]
 }
 
+// ensure makes the entry of id exist, for ids handed out elsewhere (the C
+// side hands out stream slots).
+func (t *table[T]) ensure(id uint32) *T {
+	c := (id - 1) / tableChunk
+	if c >= tableChunks {
+		panic("btp: more than 4M streams at once")
+	}
+	if t.chunks[c].Load() == nil {
+		t.mu.Lock()
+		if t.chunks[c].Load() == nil {
+			t.chunks[c].Store(new([tableChunk]T))
+		}
+		t.mu.Unlock()
+	}
+	return t.at(id)
+}
+
 // release makes id free for reuse; the caller has reset its entry.
 func (t *table[T]) release(id uint32) {
 	t.mu.Lock()

@@ -56,16 +56,17 @@ func TestRequestAllocatesNothing(t *testing.T) {
 }
 
 // Later tells the host which callbacks it may skip: a route without a
-// policy needs none after the request headers; a rate-limited route needs
-// the response headers (x-ratelimit-*) but not the stream's end.
+// policy needs none after the request headers; a rate-limited route none
+// either (the host adds the x-ratelimit-* headers, RateLimitHeaders); an
+// override only the responses whose status it may match.
 func TestLaterNamesTheCallbacksThatMatter(t *testing.T) {
 	for _, tc := range []struct {
 		name, route string
 		want        filter.Later
 	}{
 		{"no policy", `{}`, 0},
-		{"local rate limit", `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":100,"unit":"Second"}}]}}}`, filter.LaterResponse},
-		{"response override", `{"responseOverride":[{"match":{"statusCodes":[{"value":502}]},"response":{"statusCode":503}}]}`, filter.LaterResponse},
+		{"local rate limit", `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":100,"unit":"Second"}}]}}}`, 0},
+		{"response override", `{"responseOverride":[{"match":{"statusCodes":[{"value":502}]},"response":{"statusCode":503}}]}`, filter.LaterOverride},
 		{"retry budget", `{"retry":{"numRetries":2}}`, filter.LaterComplete},
 		{"fault delay", `{"faultInjection":{"delay":{"fixedDelay":"1h"}}}`, filter.LaterBody | filter.LaterComplete},
 	} {
@@ -79,5 +80,22 @@ func TestLaterNamesTheCallbacksThatMatter(t *testing.T) {
 		}
 		s.OnStreamComplete(1)
 		_ = h
+	}
+}
+
+// The host adds the rate-limit headers the engine computed at request
+// time; the statuses an override may match are the rules' ranges.
+func TestHostSideResponseWork(t *testing.T) {
+	route := `{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":100,"unit":"Minute"}}]}},
+		"responseOverride":[{"match":{"statusCodes":[{"value":502},{"type":"Range","range":{"start":500,"end":504}}]},"response":{"statusCode":503}}]}`
+	s, _, _ := newStream(t, "{}", route, get("/"))
+	s.OnRequestHeaders(true)
+	var hdrs [3][2]string
+	if n := s.RateLimitHeaders(&hdrs); n != 3 || hdrs[0] != [2]string{"x-ratelimit-limit", "100"} || hdrs[1] != [2]string{"x-ratelimit-remaining", "99"} {
+		t.Errorf("RateLimitHeaders = %d %v, want limit 100 and remaining 99", n, hdrs)
+	}
+	ranges, any := s.OverrideStatuses()
+	if any || len(ranges) != 2 || ranges[0].Lo != 502 || ranges[1].Lo != 500 || ranges[1].Hi != 504 {
+		t.Errorf("OverrideStatuses = %v any=%v, want 502 and 500-504", ranges, any)
 	}
 }

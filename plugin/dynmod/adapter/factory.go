@@ -41,7 +41,7 @@ func parse(raw []byte) (*filter.Config, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte("{}")
 	}
-	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic, HostReportsAttempts: true})
+	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic, HostReportsAttempts: true, HostAddsRateLimitHeaders: true})
 }
 
 // Factory is one filter config: the defaults and Envoy's counter ids.
@@ -49,5 +49,8 @@ type Factory struct {
 	defaults *filter.Config
 	ids      *counterIDs
 }
+
+// Inert reports whether the filter-level defaults enforce nothing.
+func (f *Factory) Inert() bool { return f.defaults.Inert() }
 
 func logPanic(msg string) { Log(LevelError, msg) }

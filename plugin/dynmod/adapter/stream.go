@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/envoy-btp/envoy-btp/config"
 	"github.com/envoy-btp/envoy-btp/filter"
 )
 
@@ -52,6 +53,24 @@ func (x *Stream) Later() filter.Later {
 		l |= filter.LaterBody | filter.LaterComplete // the timer is stopped at the end
 	}
 	return l
+}
+
+// RateLimitHeaders are the x-ratelimit-* headers the host adds to a
+// response it does not pass to OnResponseHeaders (see filter.Stream).
+func (x *Stream) RateLimitHeaders(out *[3][2]string) int {
+	if !x.started || x.replied {
+		return 0
+	}
+	return x.s.RateLimitHeaders(out)
+}
+
+// OverrideStatuses are the statuses an override may match, for
+// filter.LaterOverride (see filter.Config.OverrideStatuses).
+func (x *Stream) OverrideStatuses() ([]config.StatusRange, bool) {
+	if c := x.s.Config(); c != nil {
+		return c.OverrideStatuses()
+	}
+	return nil, true
 }
 
 // OnRequestHeaders picks the route's config, merged over the filter-level
