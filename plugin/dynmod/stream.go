@@ -106,7 +106,7 @@ func (s *stream) release() {
 	s.tasks = s.tasks[:0]
 	s.mu.Unlock()
 	s.c.later = 0
-	s.a.Start(nil, nil)
+	s.a.Start(nil, s) // stops a timer; one already firing finds no scheduler
 	s.envoy, s.c, s.route = nil, nil, nil
 	s.depth, s.completed = 0, false
 }

@@ -28,6 +28,7 @@ type Stream struct {
 	delaying bool // a delay timer is armed; the request is held
 	reqEnded bool // the whole request has arrived
 	timer    *time.Timer
+	gen      uint64 // which request x serves: a late timer of an earlier one resumes nothing
 	counts   countBuf
 }
 
@@ -35,8 +36,8 @@ func (x *Stream) flush() { counts.flush(x.h, x.f.ids, &x.counts) }
 
 // Start (re)starts x for a new request on Envoy's filter f.
 func (x *Stream) Start(f *Factory, h Handle) {
-	timer := x.timer
-	*x = Stream{h: h, f: f}
+	timer, gen := x.timer, x.gen
+	*x = Stream{h: h, f: f, gen: gen + 1}
 	if timer != nil {
 		timer.Stop()
 	}
@@ -159,13 +160,14 @@ func (x *Stream) bodyStatus(a filter.Action) Status {
 func (x *Stream) delay(d time.Duration) {
 	x.delaying = true
 	x.h.ExpectSchedule()
-	x.timer = time.AfterFunc(d, func() { x.h.Schedule(x.resume) })
+	h, gen := x.h, x.gen // read on the worker thread, not in the timer's goroutine
+	x.timer = time.AfterFunc(d, func() { h.Schedule(func() { x.resume(gen) }) })
 }
 
-// resume runs on the worker thread once a delay has passed.
-func (x *Stream) resume() {
+// resume runs on the worker thread once a delay of request gen has passed.
+func (x *Stream) resume(gen uint64) {
 	defer func() { x.hostPanic(recover()) }()
-	if !x.delaying || x.replied {
+	if gen != x.gen || !x.delaying || x.replied {
 		return
 	}
 	x.delaying = false
