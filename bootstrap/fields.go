@@ -72,6 +72,10 @@ var supported = fieldSet(
 	"healthCheck.active.tcp.receive.text", "healthCheck.active.tcp.receive.binary",
 	"healthCheck.active.grpc", "healthCheck.active.grpc.service",
 	"healthCheck.active.overrides", "healthCheck.active.overrides.port",
+	// healthchecklog.go
+	"healthCheck.active.healthCheckLog", "healthCheck.active.healthCheckLog.matches",
+	"healthCheck.active.healthCheckLog.sinks", "healthCheck.active.healthCheckLog.sinks[].type",
+	"healthCheck.active.healthCheckLog.sinks[].file", "healthCheck.active.healthCheckLog.sinks[].file.path",
 	"healthCheck.passive", "healthCheck.passive.splitExternalLocalOriginErrors", "healthCheck.passive.interval",
 	"healthCheck.passive.consecutiveLocalOriginFailures", "healthCheck.passive.consecutiveGatewayErrors",
 	"healthCheck.passive.consecutive5XxErrors", "healthCheck.passive.baseEjectionTime",

@@ -109,6 +109,7 @@ func healthCheckCluster(c *ruleCtx, t *clusterTemplate) {
 		}
 		t.hcPort = uint32(a.Overrides.Port)
 	}
+	healthCheckLog(c, a.HealthCheckLog, hc)
 	t.cluster.HealthChecks = []*corev3.HealthCheck{hc}
 }
 
