@@ -58,13 +58,6 @@ func enforcement(c *ruleCtx) *config.Policy {
 			p.Retry.PerRetry = cp
 		}
 	}
-	// The filter's retry budget follows circuitBreaker.retryBudget, so the
-	// filter and Envoy's cluster hold retries to the same share.
-	if cb := s.CircuitBreaker; p.Retry != nil && cb != nil && cb.RetryBudget != nil {
-		if pct, ok := fractionPercent(c, "spec.circuitBreaker.retryBudget.percent", &cb.RetryBudget.Percent); ok {
-			p.RetryBudget = &config.RetryBudget{Percent: &pct, MinRetryConcurrency: cb.RetryBudget.MinRetryConcurrency}
-		}
-	}
 	if to := s.Timeout; to != nil && to.HTTP != nil && to.HTTP.RequestTimeout != nil {
 		p.Timeout = &config.Timeout{HTTP: &config.HTTPTimeout{RequestTimeout: durString(to.HTTP.RequestTimeout)}}
 	}

@@ -24,8 +24,8 @@ var retryTriggers = map[egv1a1.TriggerEnum]bool{
 }
 
 // retryRoute renders spec.retry as the route's retry_policy (retrying on a
-// different host, as Envoy Gateway does) and asks the virtual host to report
-// x-envoy-attempt-count so the filter can keep its retry budget.
+// different host, as Envoy Gateway does). Like Envoy Gateway it does not ask
+// the virtual host for x-envoy-attempt-count: nothing reads it.
 func retryRoute(c *ruleCtx) {
 	rr := c.spec.Retry
 	if rr == nil {
@@ -97,5 +97,4 @@ func retryRoute(c *ruleCtx) {
 		}
 	}
 	c.action.RetryPolicy = rp
-	c.attemptCount = true
 }

@@ -30,8 +30,6 @@ type ruleCtx struct {
 	rule     *policy.Rule
 	route    *routev3.Route       // template cloned for every hostname and match
 	action   *routev3.RouteAction // nil when the rule answers directly (no backends)
-	// attemptCount asks the virtual host to report x-envoy-attempt-count.
-	attemptCount bool
 	// connect makes the route match CONNECT requests (httpUpgrade CONNECT).
 	connect bool
 	// match is the index in the rule's matches of the route being
@@ -141,9 +139,6 @@ func (c *ruleCtx) addRoutes(base string, matches []*routev3.RouteMatch, firstMat
 	}
 	for _, h := range hosts {
 		vh := c.port.vhost(h)
-		if c.attemptCount {
-			vh.IncludeAttemptCountInResponse = true
-		}
 		for mi, m := range matches {
 			route := proto.Clone(c.route).(*routev3.Route)
 			route.Name = fmt.Sprintf("%s/match/%d/%s", base, firstMatch+mi, underscored(h))

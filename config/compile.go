@@ -11,14 +11,13 @@ import (
 type Compiled struct {
 	Source *Policy
 
-	RateLimit   *RateLimitPlan
-	Fault       *FaultPlan
-	Overrides   []OverridePlan
-	Buffer      *BufferPlan
-	Retry       *RetryPlan
-	Timeout     *TimeoutPlan
-	RetryBudget *BudgetPlan
-	Debug       *DebugPlan
+	RateLimit *RateLimitPlan
+	Fault     *FaultPlan
+	Overrides []OverridePlan
+	Buffer    *BufferPlan
+	Retry     *RetryPlan
+	Timeout   *TimeoutPlan
+	Debug     *DebugPlan
 }
 
 // Load parses and compiles JSON config in one step.
@@ -69,9 +68,7 @@ func Compile(p *Policy) (*Compiled, error) {
 		}
 	}
 	if p.RetryBudget != nil {
-		if c.RetryBudget, err = compileBudget(p.RetryBudget); err != nil {
-			return nil, err
-		}
+		return nil, compileBudget(p.RetryBudget)
 	}
 	if p.Debug != nil && p.Debug.PanicHeader != "" {
 		c.Debug = &DebugPlan{PanicHeader: strings.ToLower(p.Debug.PanicHeader)}
@@ -114,9 +111,6 @@ func Merge(parent, child *Compiled) *Compiled {
 	}
 	if child.Timeout != nil {
 		m.Timeout, src.Timeout = child.Timeout, cs.Timeout
-	}
-	if child.RetryBudget != nil {
-		m.RetryBudget, src.RetryBudget = child.RetryBudget, cs.RetryBudget
 	}
 	if child.Debug != nil {
 		m.Debug, src.Debug = child.Debug, cs.Debug

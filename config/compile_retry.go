@@ -2,15 +2,13 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // RetryPlan is what the filter enforces of retry: it withholds retries from
-// non-idempotent requests (unless AllowNonIdempotent) and once the retry
-// budget is spent. How the router retries (numRetries, retryOn, perRetry)
+// non-idempotent requests (unless AllowNonIdempotent). How the router retries (numRetries, retryOn, perRetry)
 // is the route's retry_policy, rendered from the same spec; compileRetry
 // still checks those fields, so a bad value fails at config load here too.
 type RetryPlan struct {
@@ -92,25 +90,12 @@ func compileTimeout(t *Timeout) (*TimeoutPlan, error) {
 	return plan, nil
 }
 
-// BudgetPlan is retryBudget.
-type BudgetPlan struct {
-	Percent             float64
-	MinRetryConcurrency uint32
-}
-
-// DefaultBudget applies when a route has retry but no retryBudget.
-var DefaultBudget = BudgetPlan{Percent: 20, MinRetryConcurrency: 3}
-
-func compileBudget(b *RetryBudget) (*BudgetPlan, error) {
-	plan := DefaultBudget
-	if b.Percent != nil {
-		if math.IsNaN(*b.Percent) || *b.Percent < 0 || *b.Percent > 100 {
-			return nil, fmt.Errorf("retryBudget.percent: %v out of range: allowed 0 to 100", *b.Percent)
-		}
-		plan.Percent = *b.Percent
-	}
-	if b.MinRetryConcurrency != nil {
-		plan.MinRetryConcurrency = *b.MinRetryConcurrency
-	}
-	return &plan, nil
+// compileBudget refuses retryBudget. It was the filter's own retry budget
+// (an envoy-btp extension); the budget is now Envoy's alone, rendered from
+// circuitBreaker.retryBudget on the cluster as Envoy Gateway does, so a
+// refused retry shows in cluster.<name>.upstream_rq_retry_overflow. A
+// hand-written config that still carries it is refused rather than
+// silently run without the budget it asks for.
+func compileBudget(b *RetryBudget) error {
+	return fmt.Errorf("retryBudget: the filter no longer keeps a retry budget: set circuitBreaker.retryBudget in the BackendTrafficPolicy (Envoy's cluster circuit_breakers thresholds retry_budget) and remove retryBudget from the filter config")
 }

@@ -87,7 +87,7 @@ func TestLoadErrors(t *testing.T) {
 		{`{"retry":{"perRetry":{"backOff":{"baseInterval":"2s","maxInterval":"1s"}}}}`, `retry.perRetry.backOff.maxInterval: "1s" is below baseInterval "2s"`},
 		{`{"timeout":{"http":{"requestTimeout":"10"}}}`, `timeout.http.requestTimeout: invalid duration "10"`},
 		{`{"timeout":{"http":{"connectionIdleTimeout":"10s"}}}`, `timeout.http.connectionIdleTimeout: unknown field`},
-		{`{"retryBudget":{"percent":120}}`, `retryBudget.percent: 120 out of range: allowed 0 to 100`},
+		{`{"retryBudget":{"percent":20}}`, `retryBudget: the filter no longer keeps a retry budget: set circuitBreaker.retryBudget`},
 		{`{"rateLimit":[]}`, `rateLimit: want an object, got a list`},
 		{`{"responseOverride":{}}`, `responseOverride: want a list, got an object`},
 		{`[1]`, `config: want an object, got a list`},
@@ -116,7 +116,6 @@ func TestLoadFullConfig(t *testing.T) {
 	  "requestBuffer":{"limit":"10Mi"},
 	  "retry":{"numRetries":4,"retryOn":{"triggers":["5xx","unavailable"]},"perRetry":{"timeout":"1s500ms"}},
 	  "timeout":{"http":{"requestTimeout":"30s"}},
-	  "retryBudget":{"percent":10,"minRetryConcurrency":5},
 	  "debug":{"panicHeader":"X-Panic"}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +140,8 @@ func TestLoadFullConfig(t *testing.T) {
 	if r := c.Retry; r.NumRetries != 4 || r.AllowNonIdempotent {
 		t.Fatalf("retry: %+v", r)
 	}
-	if c.Timeout.RequestTimeoutMS != "30000" || c.RetryBudget.Percent != 10 || c.RetryBudget.MinRetryConcurrency != 5 || c.Debug.PanicHeader != "x-panic" {
-		t.Fatalf("timeout/budget/debug: %+v %+v %+v", c.Timeout, c.RetryBudget, c.Debug)
+	if c.Timeout.RequestTimeoutMS != "30000" || c.Debug.PanicHeader != "x-panic" {
+		t.Fatalf("timeout/debug: %+v %+v", c.Timeout, c.Debug)
 	}
 }
 

@@ -16,9 +16,9 @@ type Policy struct {
 	Retry            *Retry             `json:"retry,omitempty"`
 	Timeout          *Timeout           `json:"timeout,omitempty"`
 
-	// RetryBudget is an envoy-btp extension (not a BackendTrafficPolicy field):
-	// the share of load retries may add on a route before the filter withholds
-	// them. Unset means the default budget (20%).
+	// RetryBudget is refused (see compileBudget): it was the filter's own
+	// retry budget; Envoy's cluster retry budget (circuitBreaker.retryBudget)
+	// replaces it. Kept so old configs get a clear error, not a parse error.
 	RetryBudget *RetryBudget `json:"retryBudget,omitempty"`
 
 	// Debug is an envoy-btp extension for tests (see Debug).
@@ -226,9 +226,7 @@ type HTTPTimeout struct {
 	RequestTimeout *string `json:"requestTimeout,omitempty"`
 }
 
-// RetryBudget caps retries at Percent of the route's requests (default 20),
-// always allowing MinRetryConcurrency retries in flight (default 3), the way
-// Envoy's own retry budgets are shaped.
+// RetryBudget is the shape of the refused retryBudget field.
 type RetryBudget struct {
 	Percent             *float64 `json:"percent,omitempty"`
 	MinRetryConcurrency *uint32  `json:"minRetryConcurrency,omitempty"`

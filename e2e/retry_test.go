@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,8 +11,8 @@ import (
 )
 
 // retry: a failing backend is retried numRetries times for an idempotent
-// request, a POST is not retried, and the retry budget stops a retry storm
-// when every request fails.
+// request, a POST is not retried, and a circuitBreaker.retryBudget is
+// Envoy's cluster budget: its refusals show in upstream_rq_retry_overflow.
 func TestRetry(t *testing.T) {
 	p := clusterProxy(t, nil)
 	be := p.Backends[beRetry]
@@ -26,8 +27,9 @@ func TestRetry(t *testing.T) {
 		if be.Hits() != 3 {
 			t.Errorf("backend hits %d, want 3 (1 + numRetries 2)", be.Hits())
 		}
-		if got := h.Get("x-envoy-attempt-count"); got != "3" {
-			t.Errorf("x-envoy-attempt-count %q, want 3", got)
+		// Envoy Gateway does not set include_attempt_count_in_response.
+		if got := h.Get("x-envoy-attempt-count"); got != "" {
+			t.Errorf("x-envoy-attempt-count %q, want none (Envoy Gateway does not ask for it)", got)
 		}
 	})
 
@@ -42,23 +44,57 @@ func TestRetry(t *testing.T) {
 		}
 	})
 
-	t.Run("budget stops a retry storm", func(t *testing.T) {
-		// Every request fails. Unbudgeted, 30 requests would make 90
-		// attempts. The default budget lets retries add at most 20% of the
-		// route's requests (at least 3 retries): 30 requests allow 6.
-		// (/budget has its own budget: /retry's requests do not count.)
-		const n = 30
+	t.Run("Envoy's retry budget refuses and counts", func(t *testing.T) {
+		// /budget: numRetries 3 on 503, circuitBreaker.retryBudget percent
+		// 0, minRetryConcurrency 1, rendered (as Envoy Gateway does,
+		// internal/xds/translator/cluster.go buildCircuitBreakerRetryBudget)
+		// as the cluster's thresholds.retry_budget. n concurrent requests
+		// all fail after 100ms, so their retries overlap and Envoy allows
+		// one retry at a time: the rest overflow. The refusal is Envoy's
+		// and shows in its counter; the filter keeps no budget, so it lets
+		// every GET through to the router.
+		const n = 20
 		be.Reset()
+		be.SetDelay(100 * time.Millisecond)
+		defer be.SetDelay(0)
+		allowedBefore := p.Envoy.Stat(t, "btp.retry.allowed")
+		var wg sync.WaitGroup
+		codes := make([]int, n)
+		client := &http.Client{Timeout: 10 * time.Second}
 		for i := 0; i < n; i++ {
-			harness.Get(t, p.URL("/budget"), nil)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if resp, err := client.Get(p.URL("/budget")); err == nil {
+					codes[i] = resp.StatusCode
+					resp.Body.Close()
+				}
+			}()
 		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != http.StatusServiceUnavailable {
+				t.Errorf("request %d: status %d, want the backend's 503", i, c)
+			}
+		}
+		overflow := p.Envoy.Stat(t, clusterStat("budget", "upstream_rq_retry_overflow"))
+		retries := p.Envoy.Stat(t, clusterStat("budget", "upstream_rq_retry"))
 		hits := be.Hits()
-		if hits > n+6+2 || hits < n+2 {
-			t.Errorf("%d requests made %d backend attempts; want between %d and %d (budget 20%%, min 3 retries)", n, hits, n+2, n+6+2)
+		t.Logf("%d failing requests -> %d attempts, %d retries, %d retry overflows", n, hits, retries, overflow)
+		if overflow == 0 {
+			t.Errorf("upstream_rq_retry_overflow = 0, want > 0: Envoy's retry budget never refused a retry")
 		}
-		t.Logf("%d failing requests -> %d attempts", n, hits)
-		if got := p.Envoy.Stat(t, "btp.retry.denied"); got == 0 {
-			t.Errorf("btp.retry.denied = 0, want > 0")
+		if hits != n+retries {
+			t.Errorf("backend hits %d, want %d requests + %d retries Envoy counted", hits, n, retries)
+		}
+		if hits >= n*4 {
+			t.Errorf("backend hits %d: every retry was made (%d), the budget refused none", hits, n*4)
+		}
+		if got := p.Envoy.Stat(t, "btp.retry.allowed") - allowedBefore; got != n {
+			t.Errorf("btp.retry.allowed grew by %d, want %d: the filter must leave every GET's retries to Envoy", got, n)
+		}
+		if _, ok := p.Envoy.Stats(t)["btp.retry.denied"]; ok {
+			t.Errorf("btp.retry.denied is defined: the filter must not count retry refusals of its own")
 		}
 	})
 	if got := p.Envoy.Stat(t, "btp.retry.non_idempotent"); got != 1 {

@@ -134,8 +134,7 @@ func BenchmarkNewStream(b *testing.B) {
 // with all five features on (the benchmark's path, plus Distinct source
 // keys): zero. Allocation counts are deterministic, unlike timings.
 func TestDecisionAllocs(t *testing.T) {
-	cfg := allFive[:len(allFive)-1] + `, "retryBudget": {"percent": 50}}`
-	c := mustConfig(t, cfg, Options{Stats: benchStats{}, Rand: func() uint32 { return ^uint32(0) }})
+	c := mustConfig(t, allFive, Options{Stats: benchStats{}, Rand: func() uint32 { return ^uint32(0) }})
 	d := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"type":"Distinct","value":"0.0.0.0/0"},"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":1000000000,"unit":"Second"}}]}}}`, Options{})
 	var s Stream
 	req := &benchReq{user: "user-42", ctype: "application/json", clen: "100"}

@@ -25,10 +25,6 @@
 //     own serialisation, call OnDelayDone and perform the Action it returns.
 //     Body chunks that arrive meanwhile may be passed to OnRequestBody.
 //
-// Options.HostReportsAttempts: a host that passes Envoy's upstream attempt
-// count to OnStreamComplete sets it, and the engine skips reading
-// x-envoy-attempt-count from each response.
-//
 // Request and response headers the engine sets (x-envoy-max-retries: 0 when
 // it withholds retries, the timeout header, x-ratelimit-*) are written through Request.SetHeader and
 // ResponseHeaders.SetHeader during the call. Values passed to SetHeader may
@@ -42,6 +38,6 @@
 // A Stream is used by one request at a time: hosts must not call it from
 // two goroutines at once (a delay's goroutine calls OnDelayDone only after
 // the host returned from the call that asked for the delay). Configs and
-// everything they hold (rate-limit buckets, retry budgets) are shared by
+// everything they hold (rate-limit buckets) are shared by
 // all streams and safe for concurrent use.
 package filter

@@ -112,7 +112,6 @@ const (
 	OverrideApplied
 	BufferTooLarge
 	RetryAllowed
-	RetryDenied
 	RetryNonIdempotent
 	Panics
 	NumCounters // number of counters; not a counter
@@ -127,7 +126,6 @@ var counterNames = [NumCounters]string{
 	OverrideApplied:    "btp.override.applied",
 	BufferTooLarge:     "btp.buffer.too_large",
 	RetryAllowed:       "btp.retry.allowed",
-	RetryDenied:        "btp.retry.denied",
 	RetryNonIdempotent: "btp.retry.non_idempotent",
 	Panics:             "btp.panics",
 }
@@ -152,7 +150,7 @@ type Options struct {
 	Stats Stats // nil: counts are dropped
 	// Log receives panics and other events worth an operator's attention.
 	Log func(msg string)
-	// Now is the clock for rate limits and retry budgets, in nanoseconds
+	// Now is the clock for rate limits, in nanoseconds
 	// (any monotonic origin). nil: the runtime's monotonic clock.
 	Now func() int64
 	// Rand draws the uniform random numbers for fault percentages.
@@ -161,10 +159,6 @@ type Options struct {
 	// DistinctKeys bounds the per-rule table of Distinct buckets.
 	// 0: DefaultDistinctKeys.
 	DistinctKeys int
-	// HostReportsAttempts says the host always passes Envoy's upstream
-	// attempt count to OnStreamComplete, so the engine need not read
-	// x-envoy-attempt-count from each response (one host call saved).
-	HostReportsAttempts bool
 	// HostAddsRateLimitHeaders says the host adds Stream.RateLimitHeaders
 	// itself to the responses it does not pass to OnResponseHeaders, so
 	// Later need not ask for every response.
@@ -193,14 +187,13 @@ func (o *Options) fill() {
 	}
 }
 
-// Config is one compiled config with its runtime state (rate-limit buckets,
-// retry budget). Build it once at config load; share it across streams.
+// Config is one compiled config with its runtime state (rate-limit
+// buckets). Build it once at config load; share it across streams.
 type Config struct {
 	c    *config.Compiled
 	opts Options
 
 	limiter *limiter      // nil without rateLimit
-	budget  *retryBudget  // nil without retry
 	fault   *faultReplies // nil without faultInjection
 	over    []overrideReply
 	// overStatus is every status some override may match (a host's
@@ -240,9 +233,6 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 	cfg := &Config{c: c, opts: opts}
 	if c.RateLimit != nil {
 		cfg.limiter = newLimiter(c.RateLimit, &cfg.opts)
-	}
-	if c.Retry != nil {
-		cfg.budget = newRetryBudget(c.RetryBudget)
 	}
 	if c.Fault != nil {
 		cfg.fault = newFaultReplies(c.Fault)

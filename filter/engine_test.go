@@ -46,7 +46,7 @@ func TestCounterNames(t *testing.T) {
 		seen[n] = true
 	}
 	for _, n := range []string{"btp.ratelimit.over_limit", "btp.ratelimit.ok", "btp.fault.delays", "btp.fault.aborts",
-		"btp.override.applied", "btp.buffer.too_large", "btp.retry.allowed", "btp.retry.denied"} {
+		"btp.override.applied", "btp.buffer.too_large", "btp.retry.allowed"} {
 		if !seen[n] {
 			t.Errorf("missing counter %s", n)
 		}

@@ -25,9 +25,6 @@ type Stream struct {
 
 	rl rlState // rate limit outcome, for the response headers and response cost
 
-	retryCounted bool // the request was counted in the retry budget
-	attemptsSeen int  // x-envoy-attempt-count from the response, 0 if none
-
 	scratch [48]byte  // header values formatted here (see package doc)
 	qbuf    [128]byte // a percent-decoded query parameter (rate limit matching)
 
@@ -101,13 +98,13 @@ func (s *Stream) afterDelay(req Request) Action {
 		return a
 	}
 	var now int64 // one clock read serves every rule: reads are not free
-	if s.cfg.limiter != nil || s.cfg.budget != nil {
+	if s.cfg.limiter != nil {
 		now = s.cfg.opts.Now()
 	}
 	if a, ok := s.rateLimitMatch(req, now); ok {
 		return a
 	}
-	s.retryHeaders(req, now)
+	s.retryHeaders(req)
 	s.timeoutHeaders(req)
 	if s.buffering {
 		return Action{Kind: StopAndBuffer}
@@ -143,13 +140,6 @@ func (s *Stream) OnResponseHeaders(status int, resp ResponseHeaders) (a Action) 
 	if s.done() {
 		return Action{}
 	}
-	if s.cfg.budget != nil && s.retryCounted && !s.cfg.opts.HostReportsAttempts {
-		if v, ok := resp.Header("x-envoy-attempt-count"); ok {
-			if n, err := strconv.Atoi(v); err == nil {
-				s.attemptsSeen = n
-			}
-		}
-	}
 	if a, ok := s.override(status, resp); ok {
 		return a
 	}
@@ -158,19 +148,15 @@ func (s *Stream) OnResponseHeaders(status int, resp ResponseHeaders) (a Action) 
 }
 
 // OnStreamComplete ends the stream. attempts is the number of upstream
-// attempts Envoy made (0 if the host cannot tell; the engine then uses the
-// x-envoy-attempt-count response header). Call it exactly once, also for
-// streams the engine answered locally.
+// attempts Envoy made, or 0; the engine no longer uses it (it fed the
+// filter's own retry budget, which is now Envoy's alone) and hosts may pass
+// 0. Call it exactly once, also for streams the engine answered locally.
 func (s *Stream) OnStreamComplete(attempts int) {
 	var a Action
 	defer s.guard(&a)
 	if s.cfg == nil || s.failed {
 		return
 	}
-	if attempts <= 0 {
-		attempts = s.attemptsSeen
-	}
-	s.retryComplete(attempts)
 	s.rateLimitComplete()
 }
 
@@ -216,7 +202,7 @@ type mergeEntry struct {
 // Merge returns the config for a route whose per-route config is child
 // under filter-level defaults parent (route features override). The result
 // is built once per (parent, child) and cached in child; non-shared rate
-// limits and the retry budget inherited from parent get per-route state.
+// limits inherited from parent get per-route state.
 func Merge(parent, child *Config) *Config {
 	switch {
 	case parent == nil:
@@ -240,11 +226,6 @@ func Merge(parent, child *Config) *Config {
 		m.limiter = child.limiter
 	} else if m.c.RateLimit != nil {
 		m.limiter = newLimiter(m.c.RateLimit, &m.opts)
-	}
-	if child.c.Retry != nil && child.c.RetryBudget == m.c.RetryBudget {
-		m.budget = child.budget
-	} else if m.c.Retry != nil {
-		m.budget = newRetryBudget(m.c.RetryBudget)
 	}
 	if child.c.Fault != nil {
 		m.fault = child.fault
@@ -274,8 +255,7 @@ const (
 	// LaterResponse: OnResponseHeaders (an override may match, or
 	// x-ratelimit-* headers are due).
 	LaterResponse
-	// LaterComplete: OnStreamComplete (retry budget accounting, response
-	// cost, or the host's attempt count).
+	// LaterComplete: OnStreamComplete (a rate limit's response cost).
 	LaterComplete
 	// LaterOverride: OnResponseHeaders, for a response whose status a
 	// responseOverride may match (Config.OverrideStatuses); others need no
@@ -299,13 +279,13 @@ func (s *Stream) Later() Later {
 		}
 		rlHeaders := (s.rl.unlimited || s.rl.hdr.rs != nil) && !s.cfg.opts.HostAddsRateLimitHeaders
 		switch {
-		case rlHeaders || (s.retryCounted && !s.cfg.opts.HostReportsAttempts):
+		case rlHeaders:
 			l |= LaterResponse
 		case len(s.cfg.over) > 0:
 			l |= LaterOverride
 		}
 	}
-	if s.retryCounted || s.rl.chargesResponse() {
+	if s.rl.chargesResponse() {
 		l |= LaterComplete
 	}
 	return l

@@ -41,7 +41,7 @@ func parse(raw []byte) (*filter.Config, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte("{}")
 	}
-	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic, HostReportsAttempts: true, HostAddsRateLimitHeaders: true})
+	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic, HostAddsRateLimitHeaders: true})
 }
 
 // Factory is one filter config: the defaults and Envoy's counter ids.

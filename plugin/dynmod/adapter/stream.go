@@ -205,8 +205,9 @@ func (x *Stream) OnResponseHeaders() (st Status) {
 	return Continue
 }
 
-// OnStreamComplete closes the engine's stream with the number of upstream
-// attempts Envoy made (retry budget accounting).
+// OnStreamComplete closes the engine's stream (rate-limit response cost,
+// a pending delay's timer). attempts is passed through; the engine no
+// longer uses it (the retry budget is Envoy's cluster's).
 func (x *Stream) OnStreamComplete(attempts int) {
 	defer func() { x.hostPanic(recover()) }()
 	if x.timer != nil {

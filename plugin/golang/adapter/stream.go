@@ -107,8 +107,9 @@ func (f *streamFilter) OnLogDownstreamStart(api.RequestHeaderMap) {}
 func (f *streamFilter) OnLogDownstreamPeriodic(api.RequestHeaderMap, api.RequestTrailerMap, api.ResponseHeaderMap, api.ResponseTrailerMap) {
 }
 
-// OnStreamComplete tells the engine how many upstream attempts Envoy made,
-// which feeds the route's retry budget, and releases rate-limit state. A
+// OnStreamComplete releases rate-limit state (a response cost). It passes
+// no attempt count: the retry budget is Envoy's cluster's, not the
+// engine's, so nothing reads it. A
 // stream can complete during a fault delay (the route timeout or the client
 // ended it): the delay is then dropped.
 func (f *streamFilter) OnStreamComplete() {
@@ -116,7 +117,7 @@ func (f *streamFilter) OnStreamComplete() {
 	defer f.mu.Unlock()
 	f.end()
 	defer f.recoverQuietly()
-	f.s.OnStreamComplete(int(f.cb.StreamInfo().AttemptCount()))
+	f.s.OnStreamComplete(0)
 }
 
 // OnDestroy stops a pending fault delay: its goroutine must not call back
