@@ -42,6 +42,8 @@ type clusterTemplate struct {
 	// zonal groups endpoints into one locality per zone (zoneAware).
 	http2 bool
 	zonal bool
+	// zoneWeights weighs each zone's locality (weightedZones; 1 if unlisted).
+	zoneWeights map[string]uint32
 }
 
 func (t *clusterTemplate) protocolOptions() *httpv3.HttpProtocolOptions {
@@ -217,6 +219,13 @@ func (t *clusterTemplate) build(name string, b *policy.Backend) *clusterv3.Clust
 			l = &endpointv3.LocalityLbEndpoints{}
 			if t.zonal {
 				l.Locality = &corev3.Locality{Zone: zone}
+			}
+			if t.zoneWeights != nil {
+				w, ok := t.zoneWeights[zone]
+				if !ok {
+					w = 1
+				}
+				l.LoadBalancingWeight = u32(w)
 			}
 			byZone[zone] = l
 			localities = append(localities, l)

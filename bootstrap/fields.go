@@ -45,6 +45,9 @@ var supported = fieldSet(
 	"loadBalancer.zoneAware", "loadBalancer.zoneAware.preferLocal",
 	"loadBalancer.zoneAware.preferLocal.force", "loadBalancer.zoneAware.preferLocal.force.minEndpointsInZoneThreshold",
 	"loadBalancer.zoneAware.preferLocal.minEndpointsThreshold", "loadBalancer.zoneAware.preferLocal.percentageEnabled",
+	// weightedzones.go
+	"loadBalancer.zoneAware.weightedZones", "loadBalancer.zoneAware.weightedZones[].zone",
+	"loadBalancer.zoneAware.weightedZones[].weight",
 
 	// retry.go (route retry_policy) and the filter's retry decisions
 	"retry", "retry.numRetries", "retry.numAttemptsPerPriority",
@@ -209,6 +212,14 @@ var notInSpec = map[string]bool{
 	"bandwidthLimit": true, "admissionControl": true,
 }
 
+// notImplemented are fields Envoy Gateway v1.9.1's API declares but its
+// translator never reads (marked +notImplementedHide): Envoy Gateway renders
+// nothing for them, so btp refuses them rather than accept a setting that
+// does nothing.
+var notImplemented = map[string]bool{
+	"connection.socketBufferLimit": true,
+}
+
 func fieldSet(paths ...string) map[string]bool {
 	m := make(map[string]bool, len(paths))
 	for _, p := range paths {
@@ -235,6 +246,10 @@ func checkSupported(spec *egv1a1.BackendTrafficPolicySpec, s *scope) {
 	sort.Strings(bad)
 	for _, b := range bad {
 		top := strings.SplitN(strings.SplitN(b, ".", 2)[0], "[", 2)[0]
+		if notImplemented[b] {
+			s.fail("spec."+b, nil, "is not implemented by Envoy Gateway v1.9.1 (its API hides it as notImplemented and its translator renders nothing for it); remove it")
+			continue
+		}
 		if notInSpec[top] {
 			s.fail("spec."+b, nil, "is an Envoy Gateway field outside the BackendTrafficPolicy spec envoy-btp implements; remove it")
 			continue

@@ -32,6 +32,10 @@ func loadBalancerCluster(c *ruleCtx, t *clusterTemplate) {
 		const f = "spec.loadBalancer"
 		locality := zoneAware(c, lb)
 		t.zonal = locality != nil
+		weighted := weightedZones(c, lb, t)
+		if weighted != nil {
+			locality = &commonv3.LocalityLbConfig{LocalityConfigSpecifier: &commonv3.LocalityLbConfig_LocalityWeightedLbConfig_{LocalityWeightedLbConfig: weighted}}
+		}
 		var slow *commonv3.SlowStartConfig
 		if lb.SlowStart != nil {
 			if lb.Type != egv1a1.LeastRequestLoadBalancerType && lb.Type != egv1a1.RoundRobinLoadBalancerType {
@@ -55,10 +59,10 @@ func loadBalancerCluster(c *ruleCtx, t *clusterTemplate) {
 		case egv1a1.RandomLoadBalancerType:
 			name, cfg = "envoy.load_balancing_policies.random", &randomv3.Random{LocalityLbConfig: locality}
 		case egv1a1.ConsistentHashLoadBalancerType:
-			if locality != nil {
+			if lb.ZoneAware != nil && lb.ZoneAware.PreferLocal != nil {
 				c.fail(f+".zoneAware.preferLocal", nil, "is not supported with type ConsistentHash")
 			}
-			m := &maglevv3.Maglev{}
+			m := &maglevv3.Maglev{LocalityWeightedLbConfig: weighted}
 			if ch := lb.ConsistentHash; ch == nil {
 				c.fail(f+".consistentHash", nil, "is required with type ConsistentHash")
 			} else if ch.TableSize != nil {
