@@ -162,7 +162,8 @@ envoy_dynamic_module_on_http_filter_response_headers(
   for (int i = 0; i < s->nadd && i < btp_ratelimit_headers; i++) {
     envoy_dynamic_module_type_module_buffer k = {keys[i], strlen(keys[i])};
     envoy_dynamic_module_type_module_buffer v = {s->add[i], s->addlen[i]};
-    envoy_dynamic_module_callback_http_set_header(envoy, envoy_dynamic_module_type_http_header_type_ResponseHeader, k, v);
+    // Added, not set: Envoy's local_ratelimit filter adds them too.
+    envoy_dynamic_module_callback_http_add_header(envoy, envoy_dynamic_module_type_http_header_type_ResponseHeader, k, v);
   }
   return envoy_dynamic_module_type_on_http_filter_response_headers_status_Continue;
 }
