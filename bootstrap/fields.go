@@ -183,6 +183,13 @@ var supported = fieldSet(
 	"responseOverride[].redirect.path.replaceFullPath", "responseOverride[].redirect.port",
 	"responseOverride[].redirect.statusCode",
 
+	// bandwidthlimit.go
+	"bandwidthLimit", "bandwidthLimit.request", "bandwidthLimit.request.limit",
+	"bandwidthLimit.request.limit.value", "bandwidthLimit.request.limit.unit",
+	"bandwidthLimit.response", "bandwidthLimit.response.limit",
+	"bandwidthLimit.response.limit.value", "bandwidthLimit.response.limit.unit",
+	"bandwidthLimit.response.responseTrailers", "bandwidthLimit.response.responseTrailers.prefix",
+
 	// compression.go, upgrade.go, protocol.go, telemetry.go
 	"compression", "compression[].type", "compression[].gzip", "compression[].brotli", "compression[].zstd",
 	"compression[].minContentLength",
@@ -209,7 +216,7 @@ var supported = fieldSet(
 // notInSpec are Envoy Gateway v1.9.1 fields outside the BackendTrafficPolicy
 // spec envoy-btp implements; they get a specific message.
 var notInSpec = map[string]bool{
-	"bandwidthLimit": true, "admissionControl": true,
+	"admissionControl": true,
 }
 
 // notImplemented are fields Envoy Gateway v1.9.1's API declares but its

@@ -194,6 +194,8 @@ type port struct {
 	// filters the HCM needs because some route on it uses them.
 	btpFilter   bool
 	compressors map[string]*hcmv3.HttpFilter
+	// bandwidthRequest/Response: some route limits that direction.
+	bandwidthRequest, bandwidthResponse bool
 	// customResponses: Envoy's custom_response filter per rule whose
 	// responseOverride has a redirect (customresponse.go).
 	customResponses map[string]*hcmv3.HttpFilter
@@ -333,6 +335,9 @@ func (r *renderer) listener(p *port) *listenerv3.Listener {
 		filters = append(filters, r.btpFilter())
 	}
 	filters = append(filters, r.rateLimitFilters(p)...)
+	// bandwidth_limit after ratelimit and before grpc_web, Envoy Gateway's
+	// orders 304 and 305.
+	filters = append(filters, bandwidthFilters(p)...)
 	if p.grpc {
 		filters = append(filters, grpcFilters()...)
 	}

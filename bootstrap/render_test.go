@@ -66,11 +66,10 @@ func TestOptionsErrors(t *testing.T) {
 // normally refuse first: the renderer refuses them too, naming each.
 func TestFieldsOutsideSpec(t *testing.T) {
 	spec := &egv1a1.BackendTrafficPolicySpec{
-		BandwidthLimit:   &egv1a1.BandwidthLimitSpec{},
 		AdmissionControl: &egv1a1.AdmissionControl{},
 	}
 	msg := renderErr(t, model(80, spec))
-	for _, f := range []string{"spec.bandwidthLimit", "spec.admissionControl"} {
+	for _, f := range []string{"spec.admissionControl"} {
 		want := "BackendTrafficPolicy/ns/p: " + f + ": is an Envoy Gateway field outside the BackendTrafficPolicy spec envoy-btp implements; remove it (on httproute/ns/app rule 0, listener ns/gw/http)"
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)

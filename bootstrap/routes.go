@@ -125,6 +125,7 @@ func (c *ruleCtx) rendered(base string) {
 		}
 	}
 	rateLimitRoute(c)
+	bandwidthLimitRoute(c)
 	compressionRoute(c)
 	telemetryRoute(c)
 	perRouteConfig(c)

@@ -47,6 +47,7 @@ func checkTranslation(s *egv1a1.BackendTrafficPolicySpec) []translationIssue {
 		out = append(out, translationIssue{field: field, feature: feature, msg: fmt.Sprintf(format, args...)})
 	}
 	checkRateLimit(s, add)
+	checkBandwidthLimit(s.BandwidthLimit, add)
 	if lb := s.LoadBalancer; lb != nil && lb.ConsistentHash != nil && lb.ConsistentHash.TableSize != nil {
 		if n := *lb.ConsistentHash.TableSize; n > maxTableSize || !big.NewInt(int64(n)).ProbablyPrime(0) {
 			out = append(out, translationIssue{field: "spec.loadBalancer.consistentHash.tableSize", feature: "LoadBalancer",
@@ -117,6 +118,49 @@ func checkTranslation(s *egv1a1.BackendTrafficPolicySpec) []translationIssue {
 		}
 	}
 	return out
+}
+
+// checkBandwidthLimit is Envoy Gateway's buildBandwidthLimit: a limit must
+// come to at least 1 KiB/s (Envoy's unit); it stops at the first direction
+// that does not.
+func checkBandwidthLimit(b *egv1a1.BandwidthLimitSpec, add func(field, feature, format string, args ...any)) {
+	if b == nil {
+		return
+	}
+	for _, d := range []struct {
+		dir string
+		l   *egv1a1.BandwidthLimitValue
+	}{{"request", bandwidthValue(b.Request != nil, func() egv1a1.BandwidthLimitValue { return b.Request.Limit })},
+		{"response", bandwidthValue(b.Response != nil, func() egv1a1.BandwidthLimitValue { return b.Response.Limit })}} {
+		if d.l == nil {
+			continue
+		}
+		n, ok := d.l.Value.AsInt64()
+		per := map[egv1a1.BandwidthLimitUnit]int64{egv1a1.BandwidthLimitUnitMinute: 60, egv1a1.BandwidthLimitUnitHour: 3600}[d.l.Unit]
+		if per == 0 {
+			per = 1
+		}
+		field := "spec.bandwidthLimit." + d.dir + ".limit.value"
+		switch {
+		case !ok:
+			add(field, "BandwidthLimit", "%s limit value must be convertible to an int64", d.dir)
+		case n < 0:
+			add(field, "BandwidthLimit", "%s limit value must be positive", d.dir)
+		case n/(per*1024) == 0:
+			add(field, "BandwidthLimit", "%s: bandwidth limit of %d bytes per %s is below the minimum of 1 KiB/s", d.dir, n, d.l.Unit)
+		default:
+			continue
+		}
+		return
+	}
+}
+
+func bandwidthValue(set bool, get func() egv1a1.BandwidthLimitValue) *egv1a1.BandwidthLimitValue {
+	if !set {
+		return nil
+	}
+	v := get()
+	return &v
 }
 
 // badDuration is the translator's check of one duration field.
