@@ -33,7 +33,7 @@ type stream struct {
 	// depth counts the exported callbacks running for this stream: Envoy
 	// calls some hooks from inside others (a local reply runs the response
 	// hooks and may complete the stream before send_response returns), so
-	// the slot is given back only when the outermost one returns.
+	// the Go state ends only when the outermost one returns.
 	depth     int
 	completed bool
 
@@ -52,8 +52,9 @@ func streamOf(c *C.btp_stream) *stream {
 }
 
 // exit ends a callback: Envoy's header views are dropped (they are valid
-// during the callback only), C learns which callbacks Go still wants, and
-// a stream that wants none, or has completed, gives its slot back now.
+// during the callback only), a completed stream's Go state ends, and C
+// learns which callbacks Go still wants, the override statuses it checks
+// and the x-ratelimit-* values it adds.
 func (s *stream) exit() {
 	s.reqHeaders.n, s.rspHeaders.n = -1, -1
 	if s.depth--; s.depth > 0 {
