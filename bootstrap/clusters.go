@@ -151,6 +151,7 @@ func (c *ruleCtx) template(up upstreamProtocol) *clusterTemplate {
 	protocolCluster(c, t)
 	dnsCluster(c, t)
 	connectionCluster(c, t)
+	admissionControlCluster(c, t)
 	if len(*c.list) > before {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 )
@@ -183,6 +182,13 @@ var supported = fieldSet(
 	"responseOverride[].redirect.path.replaceFullPath", "responseOverride[].redirect.port",
 	"responseOverride[].redirect.statusCode",
 
+	// admissioncontrol.go
+	"admissionControl", "admissionControl.samplingWindow", "admissionControl.minSuccessRate",
+	"admissionControl.rejectionAggression", "admissionControl.minRequestRate", "admissionControl.maxRejectionPercent",
+	"admissionControl.successCriteria", "admissionControl.successCriteria.http",
+	"admissionControl.successCriteria.http.statusCodes", "admissionControl.successCriteria.grpc",
+	"admissionControl.successCriteria.grpc.statusCodes",
+
 	// bandwidthlimit.go
 	"bandwidthLimit", "bandwidthLimit.request", "bandwidthLimit.request.limit",
 	"bandwidthLimit.request.limit.value", "bandwidthLimit.request.limit.unit",
@@ -212,12 +218,6 @@ var supported = fieldSet(
 	"telemetry.tracing.customTags.*.requestHeader.defaultValue",
 	"telemetry.tracing.spanName", "telemetry.tracing.spanName.client", "telemetry.tracing.spanName.server",
 )
-
-// notInSpec are Envoy Gateway v1.9.1 fields outside the BackendTrafficPolicy
-// spec envoy-btp implements; they get a specific message.
-var notInSpec = map[string]bool{
-	"admissionControl": true,
-}
 
 // notImplemented are fields Envoy Gateway v1.9.1's API declares but its
 // translator never reads (marked +notImplementedHide): Envoy Gateway renders
@@ -252,13 +252,8 @@ func checkSupported(spec *egv1a1.BackendTrafficPolicySpec, s *scope) {
 	walkFields(tree, "", "", &bad)
 	sort.Strings(bad)
 	for _, b := range bad {
-		top := strings.SplitN(strings.SplitN(b, ".", 2)[0], "[", 2)[0]
 		if notImplemented[b] {
 			s.fail("spec."+b, nil, "is not implemented by Envoy Gateway v1.9.1 (its API hides it as notImplemented and its translator renders nothing for it); remove it")
-			continue
-		}
-		if notInSpec[top] {
-			s.fail("spec."+b, nil, "is an Envoy Gateway field outside the BackendTrafficPolicy spec envoy-btp implements; remove it")
 			continue
 		}
 		s.fail("spec."+b, nil, "is not supported by envoy-btp (see docs/bootstrap.md for every supported field); remove it")

@@ -128,8 +128,6 @@ func TestReadErrors(t *testing.T) {
 			[]string{`spec.rateLimit.local.rules[0].clientSelectors[0]: at least one of headers, methods, path, sourceCIDR or queryParams must be specified`}},
 		{"rate limit unit", gatewayYAML + btpHead + "  rateLimit: {type: Local, local: {rules: [{limit: {requests: 1, unit: Sec}}]}}\n",
 			[]string{`spec.rateLimit.local.rules[0].limit.unit: unsupported value "Sec": allowed Day, Hour, Minute, Month, Second, Week, Year`}},
-		{"field outside envoy-btp", gatewayYAML + btpHead + "  admissionControl: {}\n",
-			[]string{`spec.admissionControl: not supported by envoy-btp: allowed bandwidthLimit, circuitBreaker`}},
 		{"listener protocol enum-free string", gatewayYAML + "  - {name: tls, port: 8443, protocol: SCTP}\n",
 			[]string{`Gateway/default/gw: spec.listeners[1].protocol: unsupported value "SCTP": allowed HTTP, HTTPS, TLS, TCP, UDP`}},
 		{"listener port range", strings.Replace(gatewayYAML, "8080", "70000", 1),

@@ -10,10 +10,10 @@ import (
 // (the spec in /work/shared/spec), plus compressor: Envoy Gateway's
 // replacement for the deprecated compression (same type), which its status
 // tells users to move to; and routingType (routingtype.go). Envoy Gateway's
-// type has more (admissionControl, ...); those are errors
+// type has more; those are errors
 // here rather than silently ignored.
 var btpSpecFields = []string{
-	"bandwidthLimit", "circuitBreaker", "compression", "compressor", "connection", "dns", "faultInjection", "healthCheck",
+	"admissionControl", "bandwidthLimit", "circuitBreaker", "compression", "compressor", "connection", "dns", "faultInjection", "healthCheck",
 	"http2", "httpUpgrade", "loadBalancer", "mergeType", "proxyProtocol", "rateLimit",
 	"requestBuffer", "responseOverride", "retry", "routingType", "targetRef", "targetRefs", "targetSelectors",
 	"tcpKeepalive", "telemetry", "timeout", "useClientProtocol",
