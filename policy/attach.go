@@ -283,6 +283,18 @@ func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
 	routeScope := scope{kind: scopeRoute, name: t.name, routeKind: t.kind}
 	var ancestors []gwapiv1.ParentReference
 	for _, pr := range x.parents {
+		if pr.Kind != nil && *pr.Kind == "ListenerSet" {
+			// The ancestor is the ListenerSet (Envoy Gateway names it, not
+			// its Gateway); the route overrides the Gateway's policy.
+			set := nnOf(x.obj.GetNamespace(), pr.Namespace, string(pr.Name))
+			if s, ok := a.v.sets[set]; ok {
+				lsScope := scope{kind: scopeListenerSet, name: set}
+				a.overrides.add(lsScope, routeScope)
+				a.overrides.contain(scope{kind: scopeGateway, name: s.gateway}, lsScope)
+				ancestors = append(ancestors, listenerSetAncestorRef(set, pr.SectionName))
+			}
+			continue
+		}
 		if pr.Kind != nil && *pr.Kind != "Gateway" {
 			continue
 		}
@@ -350,6 +362,11 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 	for _, at := range a.v.attachments[routeKey{t.kind, t.name}] {
 		section := gwapiv1.SectionName(at.listener.Name)
 		ref := ancestorRef(at.gateway, &section)
+		if ls := at.listener.ListenerSet; ls != nil {
+			// Envoy Gateway names a ListenerSet listener by the set and its own name.
+			section = gwapiv1.SectionName(at.listener.section)
+			ref = listenerSetAncestorRef(*ls, &section)
+		}
 		parentScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
 		parent := a.parentMap[parentScope]
 		if parent == nil {

@@ -57,6 +57,7 @@ var kindTable = []kind{
 	reads("", "Namespace", func(r *Resources) *[]*corev1.Namespace { return &r.Namespaces }, "v1"),
 	reads(gwapiv1.GroupName, "ReferenceGrant", func(r *Resources) *[]*gwapiv1.ReferenceGrant { return &r.ReferenceGrants }),
 	reads("", "Secret", func(r *Resources) *[]*corev1.Secret { return &r.Secrets }, "v1"),
+	reads(gwapiv1.GroupName, "ListenerSet", func(r *Resources) *[]*gwapiv1.ListenerSet { return &r.ListenerSets }),
 }
 
 // groupKind is "group/Kind", "Kind" for the core group.

@@ -28,7 +28,9 @@ type Certificate struct {
 // certificateRef, each a core Secret (in another namespace only where a
 // ReferenceGrant admits the Gateway) of type kubernetes.io/tls whose tls.crt
 // and tls.key form a key pair. An HTTP or TCP listener must not set tls.
-func (v *resolver) listenerTLS(g *gwapiv1.Gateway, l *gwapiv1.Listener, path string, e errs) *ListenerTLS {
+// ownerKind and ownerNS are the Gateway or ListenerSet declaring l: its
+// namespace is the Secrets' default and the ReferenceGrant's from.
+func (v *resolver) listenerTLS(ownerKind, ownerNS string, l *gwapiv1.Listener, path string, e errs) *ListenerTLS {
 	if l.Protocol == gwapiv1.TLSProtocolType {
 		// TLS passthrough: Envoy forwards the client's TLS stream by SNI.
 		switch {
@@ -63,12 +65,12 @@ func (v *resolver) listenerTLS(g *gwapiv1.Gateway, l *gwapiv1.Listener, path str
 			e.add(rp, "unsupported reference %s/%s: allowed a core Secret", deref(ref.Group), deref(ref.Kind))
 			continue
 		}
-		key := types.NamespacedName{Namespace: g.Namespace, Name: string(ref.Name)}
+		key := types.NamespacedName{Namespace: ownerNS, Name: string(ref.Name)}
 		if ref.Namespace != nil {
 			key.Namespace = string(*ref.Namespace)
 		}
-		if !v.granted(gwapiv1.GroupName, "Gateway", g.Namespace, "", "Secret", key.Namespace, key.Name) {
-			e.add(rp+".namespace", "Secret %s in another namespace needs a ReferenceGrant in namespace %s from Gateway in namespace %s: none admits it", key, key.Namespace, g.Namespace)
+		if !v.granted(gwapiv1.GroupName, ownerKind, ownerNS, "", "Secret", key.Namespace, key.Name) {
+			e.add(rp+".namespace", "Secret %s in another namespace needs a ReferenceGrant in namespace %s from %s in namespace %s: none admits it", key, key.Namespace, ownerKind, ownerNS)
 			continue
 		}
 		s := v.secrets[key]

@@ -39,6 +39,14 @@ type Listener struct {
 	// Routes in a stable order (creationTimestamp, then namespace/name), as
 	// Envoy Gateway orders them.
 	Routes []*Route
+	// ListenerSet is set on a listener a ListenerSet contributed to its
+	// parent Gateway; Name is then "<namespace>/<set>/<listener>", as
+	// Envoy Gateway names it.
+	ListenerSet *types.NamespacedName
+
+	section string                 // the listener's own name, what sectionName matches
+	allowed *gwapiv1.AllowedRoutes // nil: Same namespace, every kind the protocol carries
+	ns      string                 // namespace of the Gateway or ListenerSet declaring it
 }
 
 // Route kinds the renderer tells apart.

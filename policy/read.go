@@ -44,6 +44,9 @@ type Resources struct {
 	ReferenceGrants []*gwapiv1.ReferenceGrant
 	// Secrets hold the certificates of HTTPS listeners (kubernetes.io/tls).
 	Secrets []*corev1.Secret
+	// ListenerSets add listeners to the Gateways whose allowedListeners
+	// admit them.
+	ListenerSets []*gwapiv1.ListenerSet
 
 	// files maps Kind/namespace/name to the file it came from, so errors
 	// found after reading still name the file.

@@ -31,6 +31,8 @@ type resolver struct {
 	listeners map[types.NamespacedName]map[string]*Listener
 	// attachments of each route: where it attached, through which parentRef.
 	attachments map[routeKey][]*attachment
+	// sets are the admitted ListenerSets (listenersets.go).
+	sets map[types.NamespacedName]*listenerSet
 	// foreign are the Gateways of classes btp does not handle.
 	foreign map[types.NamespacedName]bool
 }
@@ -97,6 +99,7 @@ func (o Options) Resolve(r *Resources) (*Model, error) {
 	for _, g := range sortedByAge(handled) {
 		v.gateway(g)
 	}
+	v.listenerSets()
 	for _, b := range r.Backends {
 		v.checkBackend(b)
 	}
@@ -151,7 +154,7 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 		if !in(string(l.Protocol), string(gwapiv1.HTTPProtocolType), string(gwapiv1.HTTPSProtocolType), string(gwapiv1.TCPProtocolType), string(gwapiv1.UDPProtocolType), string(gwapiv1.TLSProtocolType)) {
 			e.add(path+".protocol", "unsupported value %q: allowed HTTP, HTTPS, TLS, TCP, UDP", l.Protocol)
 		}
-		tls := v.listenerTLS(g, l, path, e)
+		tls := v.listenerTLS("Gateway", g.Namespace, l, path, e)
 		if ar := l.AllowedRoutes; ar != nil {
 			if ns := ar.Namespaces; ns != nil && ns.From != nil && *ns.From == gwapiv1.NamespacesFromSelector {
 				e.add(path+".allowedRoutes.namespaces.from", "unsupported value \"Selector\": allowed All, Same (btp reads no Namespace objects)")
@@ -162,7 +165,7 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 				}
 			}
 		}
-		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol, TLS: tls}
+		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol, TLS: tls, section: string(l.Name), allowed: l.AllowedRoutes, ns: g.Namespace}
 		if l.Hostname != nil {
 			h := string(*l.Hostname)
 			ml.Hostname = &h
@@ -176,9 +179,7 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 	if g.Spec.Infrastructure != nil {
 		e.add("spec.infrastructure", "not supported: there is no infrastructure to provision")
 	}
-	if g.Spec.AllowedListeners != nil {
-		e.add("spec.allowedListeners", "not supported: btp reads no ListenerSet")
-	}
+	v.checkAllowedListeners(g, e)
 	if g.Spec.TLS != nil {
 		e.add("spec.tls", "not supported: envoy-btp renders plain HTTP listeners")
 	}
@@ -202,21 +203,15 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 	v.model.Gateways = append(v.model.Gateways, mg)
 }
 
-// allowsRoute reports whether listener l of gateway g admits a route from
-// namespace ns (allowedRoutes.namespaces; default Same).
-func allowsRoute(g *gwapiv1.Gateway, l string, ns string) bool {
-	for i := range g.Spec.Listeners {
-		gl := &g.Spec.Listeners[i]
-		if string(gl.Name) != l {
-			continue
-		}
-		from := gwapiv1.NamespacesFromSame
-		if gl.AllowedRoutes != nil && gl.AllowedRoutes.Namespaces != nil && gl.AllowedRoutes.Namespaces.From != nil {
-			from = *gl.AllowedRoutes.Namespaces.From
-		}
-		return from == gwapiv1.NamespacesFromAll || ns == g.Namespace
+// allowsRoute reports whether listener l admits a route from namespace ns
+// (allowedRoutes.namespaces; default Same: the namespace of the Gateway or
+// ListenerSet declaring it).
+func allowsRoute(l *Listener, ns string) bool {
+	from := gwapiv1.NamespacesFromSame
+	if ar := l.allowed; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil {
+		from = *ar.Namespaces.From
 	}
-	return false
+	return from == gwapiv1.NamespacesFromAll || ns == l.ns
 }
 
 // listenerKinds are the route kinds a listener of protocol p can carry, as
@@ -234,24 +229,18 @@ func listenerKinds(p gwapiv1.ProtocolType) []string {
 	return []string{KindHTTPRoute, KindGRPCRoute}
 }
 
-// allowsKind reports whether listener l of gateway g admits routes of kind
+// allowsKind reports whether listener l admits routes of kind
 // (allowedRoutes.kinds, by default every kind its protocol carries).
-func allowsKind(g *gwapiv1.Gateway, l string, kind string) bool {
-	for i := range g.Spec.Listeners {
-		gl := &g.Spec.Listeners[i]
-		if string(gl.Name) != l {
-			continue
-		}
-		if !in(kind, listenerKinds(gl.Protocol)...) {
-			return false
-		}
-		if gl.AllowedRoutes == nil || len(gl.AllowedRoutes.Kinds) == 0 {
+func allowsKind(l *Listener, kind string) bool {
+	if !in(kind, listenerKinds(l.Protocol)...) {
+		return false
+	}
+	if l.allowed == nil || len(l.allowed.Kinds) == 0 {
+		return true
+	}
+	for _, rk := range l.allowed.Kinds {
+		if string(rk.Kind) == kind && (rk.Group == nil || *rk.Group == gwapiv1.GroupName) {
 			return true
-		}
-		for _, rk := range gl.AllowedRoutes.Kinds {
-			if string(rk.Kind) == kind && (rk.Group == nil || *rk.Group == gwapiv1.GroupName) {
-				return true
-			}
 		}
 	}
 	return false

@@ -84,8 +84,12 @@ func (v *resolver) attachRoute(x *xRoute, hostnames []gwapiv1.Hostname, e errs, 
 			e.add(path+".group", "unsupported value %q: allowed %s", *p.Group, gwapiv1.GroupName)
 			continue
 		}
+		if p.Kind != nil && *p.Kind == "ListenerSet" {
+			v.attachToListenerSet(x, p, path, hostnames, e, rules)
+			continue
+		}
 		if p.Kind != nil && *p.Kind != "Gateway" {
-			e.add(path+".kind", "unsupported value %q: allowed Gateway", *p.Kind)
+			e.add(path+".kind", "unsupported value %q: allowed Gateway, ListenerSet", *p.Kind)
 			continue
 		}
 		gwNN := nnOf(ns, p.Namespace, string(p.Name))
@@ -105,34 +109,44 @@ func (v *resolver) attachRoute(x *xRoute, hostnames []gwapiv1.Hostname, e errs, 
 			e.add(path+".port", "no listener of Gateway %s has port %d", gwNN, *p.Port)
 			continue
 		}
-		attached, refused := 0, ""
-		for _, l := range v.model.gateway(gwNN).Listeners {
-			if (p.SectionName != nil && string(*p.SectionName) != l.Name) || (p.Port != nil && int32(*p.Port) != l.Port) {
-				continue
-			}
-			if !allowsRoute(g, l.Name, ns) {
-				refused = fmt.Sprintf("listener %q does not allow routes from namespace %q (allowedRoutes)", l.Name, ns)
-				continue
-			}
-			if !allowsKind(g, l.Name, x.kind) {
-				refused = fmt.Sprintf("listener %q does not allow %s (allowedRoutes.kinds)", l.Name, x.kind)
-				continue
-			}
-			if v.attachedTo(x.key(), l) {
-				attached++ // an earlier parentRef already attached it here
-				continue
-			}
-			hosts, ok := intersectHostnames(l.Hostname, hostnames)
-			if !ok {
-				refused = fmt.Sprintf("no route hostname matches listener %q hostname %q", l.Name, *l.Hostname)
-				continue
-			}
-			v.attach(gwNN, l, p, &Route{Kind: x.kind, Name: nn(x.obj), Hostnames: hosts, Rules: rules()})
-			attached++
+		// A Gateway parentRef reaches the Gateway's own listeners only, never
+		// those its ListenerSets add (GEP-1713).
+		v.attachToListeners(x, p, path, hostnames, e, rules, gwNN, "Gateway "+gwNN.String(), nil)
+	}
+}
+
+// attachToListeners attaches x through parentRef p to the listeners of
+// gateway gw that set contributed (nil: the Gateway's own), filtered by
+// sectionName and port; parent names the parent in messages.
+func (v *resolver) attachToListeners(x *xRoute, p *gwapiv1.ParentReference, path string, hostnames []gwapiv1.Hostname, e errs, rules func() []*Rule, gwNN types.NamespacedName, parent string, set *types.NamespacedName) {
+	ns := x.obj.GetNamespace()
+	attached, refused := 0, ""
+	for _, l := range v.model.gateway(gwNN).Listeners {
+		if !sameSet(l.ListenerSet, set) || (p.SectionName != nil && string(*p.SectionName) != l.section) || (p.Port != nil && int32(*p.Port) != l.Port) {
+			continue
 		}
-		if attached == 0 {
-			e.add(path, "not attached to Gateway %s: %s", gwNN, refused)
+		if !allowsRoute(l, ns) {
+			refused = fmt.Sprintf("listener %q does not allow routes from namespace %q (allowedRoutes)", l.Name, ns)
+			continue
 		}
+		if !allowsKind(l, x.kind) {
+			refused = fmt.Sprintf("listener %q does not allow %s (allowedRoutes.kinds)", l.Name, x.kind)
+			continue
+		}
+		if v.attachedTo(x.key(), l) {
+			attached++ // an earlier parentRef already attached it here
+			continue
+		}
+		hosts, ok := intersectHostnames(l.Hostname, hostnames)
+		if !ok {
+			refused = fmt.Sprintf("no route hostname matches listener %q hostname %q", l.Name, *l.Hostname)
+			continue
+		}
+		v.attach(gwNN, l, p, &Route{Kind: x.kind, Name: nn(x.obj), Hostnames: hosts, Rules: rules()})
+		attached++
+	}
+	if attached == 0 {
+		e.add(path, "not attached to %s: %s", parent, refused)
 	}
 }
 

@@ -17,6 +17,9 @@ const (
 	scopeListener
 	scopeRoute
 	scopeRule
+	// scopeListenerSet is a ListenerSet; its routes are recorded under it,
+	// and it is contained in its Gateway (listenersets.go).
+	scopeListenerSet
 )
 
 // scope is one place a policy can attach: a Gateway, one of its listeners,
@@ -60,6 +63,15 @@ func (g *scopeGraph) add(parent, child scope) {
 		}
 		g.contains[parent.parent()][parent] = true
 	}
+}
+
+// contain records that child (a ListenerSet) is inside parent (its
+// Gateway), so the Gateway's withDescendants sees the child's routes.
+func (g *scopeGraph) contain(parent, child scope) {
+	if g.contains[parent] == nil {
+		g.contains[parent] = map[scope]bool{}
+	}
+	g.contains[parent][child] = true
 }
 
 func (g *scopeGraph) direct(parent scope) map[scope]bool {

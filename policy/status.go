@@ -22,6 +22,15 @@ func ancestorRef(gw types.NamespacedName, section *gwapiv1.SectionName) gwapiv1.
 	return gwapiv1.ParentReference{Group: &g, Kind: &k, Namespace: &ns, Name: gwapiv1.ObjectName(gw.Name), SectionName: section}
 }
 
+// listenerSetAncestorRef is the ancestor of a policy reached through a
+// ListenerSet parent.
+func listenerSetAncestorRef(set types.NamespacedName, section *gwapiv1.SectionName) gwapiv1.ParentReference {
+	ref := ancestorRef(set, section)
+	k := gwapiv1.Kind("ListenerSet")
+	ref.Kind = &k
+	return ref
+}
+
 func sameAncestor(a, b *gwapiv1.ParentReference) bool {
 	d := func(s *gwapiv1.SectionName) string {
 		if s == nil {
@@ -29,7 +38,7 @@ func sameAncestor(a, b *gwapiv1.ParentReference) bool {
 		}
 		return string(*s)
 	}
-	return a.Name == b.Name && *a.Namespace == *b.Namespace && d(a.SectionName) == d(b.SectionName)
+	return *a.Kind == *b.Kind && a.Name == b.Name && *a.Namespace == *b.Namespace && d(a.SectionName) == d(b.SectionName)
 }
 
 // setCondition sets (replaces by type) one condition on the ancestor,
