@@ -48,6 +48,9 @@ func endpointOverrideCluster(c *ruleCtx, t *clusterTemplate) {
 	var name string
 	var fallback proto.Message
 	switch lb.Type {
+	case egv1a1.BackendUtilizationLoadBalancerType:
+		// The cluster's policy loadBalancerCluster built is the fallback.
+		oh.FallbackPolicy = t.cluster.LoadBalancingPolicy
 	case egv1a1.RoundRobinLoadBalancerType:
 		name, fallback = "envoy.load_balancing_policies.round_robin", &roundrobinv3.RoundRobin{}
 	case egv1a1.RandomLoadBalancerType:
@@ -57,7 +60,9 @@ func endpointOverrideCluster(c *ruleCtx, t *clusterTemplate) {
 	default: // LeastRequest; other types were refused by loadBalancerCluster
 		name, fallback = "envoy.load_balancing_policies.least_request", &leastrequestv3.LeastRequest{}
 	}
-	oh.FallbackPolicy = lbPolicy(name, fallback)
+	if oh.FallbackPolicy == nil {
+		oh.FallbackPolicy = lbPolicy(name, fallback)
+	}
 	t.cluster.LoadBalancingPolicy = lbPolicy("envoy.load_balancing_policies.override_host", oh)
 	if t.cluster.CommonLbConfig != nil {
 		// Envoy refuses a locality setting beside load_balancing_policy.

@@ -38,6 +38,14 @@ var supported = fieldSet(
 	"loadBalancer.consistentHash.cookie.attributes.*",
 	"loadBalancer.consistentHash.queryParams", "loadBalancer.consistentHash.queryParams[].name",
 	"loadBalancer.slowStart", "loadBalancer.slowStart.window",
+	// backendutilization.go
+	"loadBalancer.backendUtilization", "loadBalancer.backendUtilization.blackoutPeriod",
+	"loadBalancer.backendUtilization.weightExpirationPeriod", "loadBalancer.backendUtilization.weightUpdatePeriod",
+	"loadBalancer.backendUtilization.errorUtilizationPenaltyPercent",
+	"loadBalancer.backendUtilization.metricNamesForComputingUtilization",
+	"loadBalancer.backendUtilization.keepResponseHeaders", "loadBalancer.backendUtilization.outOfBand",
+	"loadBalancer.backendUtilization.outOfBand.reportingPeriod", "loadBalancer.backendUtilization.outOfBand.port",
+	"loadBalancer.backendUtilization.outOfBand.authority",
 	// endpointoverride.go
 	"loadBalancer.endpointOverride", "loadBalancer.endpointOverride.extractFrom",
 	"loadBalancer.endpointOverride.extractFrom[].header",

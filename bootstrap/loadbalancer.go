@@ -38,8 +38,8 @@ func loadBalancerCluster(c *ruleCtx, t *clusterTemplate) {
 		}
 		var slow *commonv3.SlowStartConfig
 		if lb.SlowStart != nil {
-			if lb.Type != egv1a1.LeastRequestLoadBalancerType && lb.Type != egv1a1.RoundRobinLoadBalancerType {
-				c.fail(f+".slowStart", nil, "allowed only with type LeastRequest or RoundRobin")
+			if lb.Type != egv1a1.LeastRequestLoadBalancerType && lb.Type != egv1a1.RoundRobinLoadBalancerType && lb.Type != egv1a1.BackendUtilizationLoadBalancerType {
+				c.fail(f+".slowStart", nil, "allowed only with type LeastRequest, RoundRobin or BackendUtilization")
 			} else if lb.SlowStart.Window == nil {
 				c.fail(f+".slowStart.window", nil, "is required")
 			} else if d, ok := c.duration(f+".slowStart.window", lb.SlowStart.Window); ok {
@@ -48,6 +48,9 @@ func loadBalancerCluster(c *ruleCtx, t *clusterTemplate) {
 		}
 		if lb.ConsistentHash != nil && lb.Type != egv1a1.ConsistentHashLoadBalancerType {
 			c.fail(f+".consistentHash", nil, "allowed only with type ConsistentHash")
+		}
+		if lb.BackendUtilization != nil && lb.Type != egv1a1.BackendUtilizationLoadBalancerType {
+			c.fail(f+".backendUtilization", nil, "allowed only with type BackendUtilization")
 		}
 		switch lb.Type {
 		case egv1a1.LeastRequestLoadBalancerType:
@@ -72,11 +75,17 @@ func loadBalancerCluster(c *ruleCtx, t *clusterTemplate) {
 				m.TableSize = wrapperspb.UInt64(*ch.TableSize)
 			}
 			name, cfg = "envoy.load_balancing_policies.maglev", m
+		case egv1a1.BackendUtilizationLoadBalancerType:
+			if lb.ZoneAware != nil && lb.ZoneAware.PreferLocal != nil {
+				c.fail(f+".zoneAware.preferLocal", nil, "is not supported with type BackendUtilization (weightedZones is)")
+			}
+			t.cluster.LoadBalancingPolicy = backendUtilizationPolicy(c, lb, slow, weighted != nil)
+			return
 		case "":
-			c.fail(f+".type", nil, "is required: allowed ConsistentHash, LeastRequest, Random, RoundRobin")
+			c.fail(f+".type", nil, "is required: allowed BackendUtilization, ConsistentHash, LeastRequest, Random, RoundRobin")
 			return
 		default:
-			c.fail(f+".type", string(lb.Type), "allowed ConsistentHash, LeastRequest, Random, RoundRobin")
+			c.fail(f+".type", string(lb.Type), "allowed BackendUtilization, ConsistentHash, LeastRequest, Random, RoundRobin")
 			return
 		}
 	}
@@ -114,6 +123,7 @@ func zoneAware(c *ruleCtx, lb *egv1a1.LoadBalancer) *commonv3.LocalityLbConfig {
 // loadBalancerRoute renders consistentHash's inputs as the route's
 // hash_policy; weighted clusters then pick by the same hash.
 func loadBalancerRoute(c *ruleCtx) {
+	backendUtilizationRoute(c)
 	lb := c.spec.LoadBalancer
 	if lb == nil || lb.Type != egv1a1.ConsistentHashLoadBalancerType || lb.ConsistentHash == nil {
 		return

@@ -70,9 +70,9 @@ func TestRequiredAndInvalidValues(t *testing.T) {
 		want string
 	}{
 		{"lb type", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{LoadBalancer: &egv1a1.LoadBalancer{}}},
-			"spec.loadBalancer.type: is required: allowed ConsistentHash, LeastRequest, Random, RoundRobin"},
-		{"lb unsupported type", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{LoadBalancer: &egv1a1.LoadBalancer{Type: egv1a1.BackendUtilizationLoadBalancerType}}},
-			`spec.loadBalancer.type: "BackendUtilization": allowed ConsistentHash, LeastRequest, Random, RoundRobin`},
+			"spec.loadBalancer.type: is required: allowed BackendUtilization, ConsistentHash, LeastRequest, Random, RoundRobin"},
+		{"lb unsupported type", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{LoadBalancer: &egv1a1.LoadBalancer{Type: egv1a1.DynamicModuleLoadBalancerType}}},
+			`spec.loadBalancer.type: "DynamicModule": allowed BackendUtilization, ConsistentHash, LeastRequest, Random, RoundRobin`},
 		{"consistent hash missing", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{LoadBalancer: &egv1a1.LoadBalancer{Type: egv1a1.ConsistentHashLoadBalancerType}}},
 			"spec.loadBalancer.consistentHash: is required with type ConsistentHash"},
 		{"hc type", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{HealthCheck: &egv1a1.HealthCheck{Active: &egv1a1.ActiveHealthCheck{}}}},

@@ -38,7 +38,7 @@ func checkBTPScope(schema *spec.Schema, obj any, e errs) {
 	}
 	// Types Envoy Gateway knows but envoy-btp does not; unknown types are
 	// already reported by the schema's enum.
-	if t := str(obj, "spec.loadBalancer.type"); in(t, "BackendUtilization", "DynamicModule") {
+	if t := str(obj, "spec.loadBalancer.type"); in(t, "DynamicModule") {
 		e.add("spec.loadBalancer.type", "unsupported value %q: allowed %s", t, strings.Join(lbTypes, ", "))
 	}
 	for _, p := range []string{"spec.faultInjection.delay.percentage", "spec.faultInjection.abort.percentage"} {
@@ -64,4 +64,4 @@ func checkBTPScope(schema *spec.Schema, obj any, e errs) {
 	})
 }
 
-var lbTypes = []string{"ConsistentHash", "LeastRequest", "Random", "RoundRobin"}
+var lbTypes = []string{"BackendUtilization", "ConsistentHash", "LeastRequest", "Random", "RoundRobin"}

@@ -54,8 +54,9 @@ func TestRun(t *testing.T) {
 		{name: "validate lists every error", args: []string{"validate", "-f", "-"}, stdin: bad, code: 1,
 			err: "-: BackendTrafficPolicy/default/p1: spec.loadBalancer.type: unsupported value \"Foo\": allowed BackendUtilization, ConsistentHash, DynamicModule, LeastRequest, Random, RoundRobin\n-: BackendTrafficPolicy/default/p1: spec.faultInjection: Delay and abort faults are set at least one.\n"},
 		{name: "validate refuses what render refuses", args: []string{"validate", "-f", "-"},
-			stdin: strings.Replace(validInput, "retry: {}", "loadBalancer: {type: BackendUtilization}", 1), code: 1,
-			err: "spec.loadBalancer.type"},
+			stdin: strings.Replace(validInput, "retry: {}", "connection: {socketBufferLimit: 1Mi}", 1) +
+				"---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  parentRefs: [{name: gw}]\n  rules: [{}]\n", code: 1,
+			err: "spec.connection.socketBufferLimit"},
 		{name: "status", args: []string{"status", "-f", "-"}, stdin: validInput, code: 0, out: "reason: Accepted"},
 		{name: "status of invalid policy", args: []string{"status", "-f", "-"}, stdin: bad, code: 1,
 			out: "reason: Invalid", err: "spec.loadBalancer.type"},
