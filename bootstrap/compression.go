@@ -22,8 +22,8 @@ import (
 // own filter instead of overriding another route's.
 //
 // spec.compressor, Envoy Gateway's successor of the deprecated compression
-// (same type), wins when set. Envoy Gateway skips a compressor entry whose
-// settings block for its type is missing; here that is an error, not a drop.
+// (same type), wins when set; an entry without its type's settings block
+// is turned off, as in Envoy Gateway.
 func compressionRoute(c *ruleCtx) {
 	list, field := c.spec.Compression, "spec.compression"
 	if len(c.spec.Compressor) > 0 {
@@ -32,6 +32,7 @@ func compressionRoute(c *ruleCtx) {
 	if len(list) == 0 {
 		return
 	}
+	compressed := false
 	for i, comp := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		var lib proto.Message
@@ -49,8 +50,11 @@ func compressionRoute(c *ruleCtx) {
 			continue
 		}
 		if field == "spec.compressor" && !settings {
-			key := strings.ToLower(string(comp.Type))
-			c.fail(f+"."+key, nil, fmt.Sprintf("is required with type %s (write %s: {})", comp.Type, key))
+			// Envoy Gateway's way to turn a compressor off: an entry
+			// whose settings block is null (a JSONMerge child writes
+			// gzip: null over its parent's gzip: {}) compresses nothing
+			// (buildCompression; cases backendtrafficpolicy-compressor-
+			// basic.disable, -json-merge-disable-all).
 			continue
 		}
 		name := "envoy.filters.http.compressor." + strings.ToLower(string(comp.Type))
@@ -78,9 +82,13 @@ func compressionRoute(c *ruleCtx) {
 			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(cfg)},
 			Disabled:   true,
 		}
+		compressed = true
 		c.perFilter(name, mustAny(&compressorv3.CompressorPerRoute{Override: &compressorv3.CompressorPerRoute_Overrides{
 			Overrides: &compressorv3.CompressorOverrides{ResponseDirectionConfig: &compressorv3.ResponseDirectionOverrides{}},
 		}}))
+	}
+	if !compressed {
+		return // every entry turned off: Envoy Gateway renders nothing
 	}
 	// The backend must not compress what the filter compresses again.
 	c.route.RequestHeadersToRemove = append(c.route.RequestHeadersToRemove, "accept-encoding")

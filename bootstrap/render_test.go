@@ -77,8 +77,6 @@ func TestRequiredAndInvalidValues(t *testing.T) {
 			"spec.loadBalancer.consistentHash: is required with type ConsistentHash"},
 		{"hc type", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{HealthCheck: &egv1a1.HealthCheck{Active: &egv1a1.ActiveHealthCheck{}}}},
 			"spec.healthCheck.active.type: is required: allowed HTTP, TCP, GRPC"},
-		{"compressor without its settings", egv1a1.BackendTrafficPolicySpec{Compressor: []*egv1a1.Compression{{Type: egv1a1.GzipCompressorType}}},
-			"spec.compressor[0].gzip: is required with type Gzip (write gzip: {})"},
 		{"hc http path", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{HealthCheck: &egv1a1.HealthCheck{Active: &egv1a1.ActiveHealthCheck{Type: egv1a1.ActiveHealthCheckerTypeHTTP}}}},
 			"spec.healthCheck.active.http.path: is required with type HTTP"},
 		{"bad duration", egv1a1.BackendTrafficPolicySpec{ClusterSettings: egv1a1.ClusterSettings{Timeout: &egv1a1.Timeout{TCP: &egv1a1.TCPTimeout{ConnectTimeout: d("ten seconds")}}}},
