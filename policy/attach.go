@@ -21,6 +21,13 @@ type target struct {
 
 func (t target) scope() scope {
 	s := scope{name: t.name}
+	if t.kind == "ListenerSet" {
+		s.kind = scopeListenerSet
+		if t.section != nil {
+			s.kind, s.section = scopeListenerSetListener, string(*t.section)
+		}
+		return s
+	}
 	if t.kind != "Gateway" {
 		s.routeKind = t.kind
 	}
@@ -109,22 +116,26 @@ func (v *resolver) policies() {
 	}
 	for _, p := range a.policies {
 		for _, t := range a.targets[p] {
-			if t.kind == "Gateway" && (t.section == nil || hasListener(v.gateways[t.name], string(*t.section))) {
+			if (t.kind == "Gateway" && (t.section == nil || hasListener(v.gateways[t.name], string(*t.section)))) ||
+				(t.kind == "ListenerSet" && (t.section == nil || hasListenerEntry(v.sets[t.name].ls, string(*t.section)))) {
 				if _, ok := a.parentMap[t.scope()]; !ok {
 					a.parentMap[t.scope()] = p
 				}
 			}
 		}
 	}
-	for _, phase := range []scopeKind{scopeRule, scopeRoute, scopeListener, scopeGateway} {
+	for _, phase := range []scopeKind{scopeRule, scopeRoute, scopeListenerSetListener, scopeListenerSet, scopeListener, scopeGateway} {
 		for _, p := range a.policies {
 			for _, t := range a.targets[p] {
 				if t.scope().kind != phase {
 					continue
 				}
-				if t.kind == "Gateway" {
+				switch t.kind {
+				case "Gateway":
 					a.forGateway(p, t)
-				} else {
+				case "ListenerSet":
+					a.forListenerSet(p, t)
+				default:
 					a.forRoute(p, t)
 				}
 			}
@@ -242,10 +253,21 @@ func (a *attacher) resolveTargets(p *egv1a1.BackendTrafficPolicy) []target {
 			if t.section != nil && !hasListener(g, string(*t.section)) {
 				e.add(path+".sectionName", "listener %q not found on Gateway %s: allowed %s", *t.section, t.name, listenerNames(g))
 			}
+		case "ListenerSet":
+			ls, ok := a.v.sets[t.name]
+			if !ok {
+				if !a.v.hasListenerSet(t.name) {
+					e.add(path+".name", "ListenerSet %q not found: allowed %s", t.name.String(), keys(a.v.sets))
+				}
+				continue // not admitted by a Gateway btp handles: Envoy Gateway ignores the target
+			}
+			if t.section != nil && !hasListenerEntry(ls.ls, string(*t.section)) {
+				e.add(path+".sectionName", "listener %q not found on ListenerSet %s", *t.section, t.name)
+			}
 		default:
 			if !isReadRouteKind(t.kind) {
 				if r.Group == gwapiv1.GroupName {
-					e.add(path+".kind", "unsupported value %q: allowed Gateway, %s (btp reads no other route kinds)", r.Kind, strings.Join(readRouteKinds, ", "))
+					e.add(path+".kind", "unsupported value %q: allowed Gateway, ListenerSet, %s (btp reads no other route kinds)", r.Kind, strings.Join(readRouteKinds, ", "))
 				}
 				continue
 			}
@@ -289,8 +311,12 @@ func (a *attacher) forRoute(p *egv1a1.BackendTrafficPolicy, t target) {
 			set := nnOf(x.obj.GetNamespace(), pr.Namespace, string(pr.Name))
 			if s, ok := a.v.sets[set]; ok {
 				lsScope := scope{kind: scopeListenerSet, name: set}
-				a.overrides.add(lsScope, routeScope)
 				a.overrides.contain(scope{kind: scopeGateway, name: s.gateway}, lsScope)
+				if pr.SectionName != nil {
+					a.overrides.add(scope{kind: scopeListenerSetListener, name: set, section: string(*pr.SectionName)}, routeScope)
+				} else {
+					a.overrides.add(lsScope, routeScope)
+				}
 				ancestors = append(ancestors, listenerSetAncestorRef(set, pr.SectionName))
 			}
 			continue
@@ -367,11 +393,13 @@ func (a *attacher) mergeIntoParents(p *egv1a1.BackendTrafficPolicy, t target, sc
 			section = gwapiv1.SectionName(at.listener.section)
 			ref = listenerSetAncestorRef(*ls, &section)
 		}
-		parentScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
-		parent := a.parentMap[parentScope]
-		if parent == nil {
-			parentScope = scope{kind: scopeGateway, name: at.gateway}
-			parent = a.parentMap[parentScope]
+		var parentScope scope
+		var parent *egv1a1.BackendTrafficPolicy
+		for _, ps := range listenerChain(at) {
+			if parent = a.parentMap[ps]; parent != nil {
+				parentScope = ps
+				break
+			}
 		}
 		if parent == nil {
 			continue
@@ -504,14 +532,13 @@ func (a *attacher) effective() {
 				a.effectiveL4(rk, at)
 				continue
 			}
-			gwScope := scope{kind: scopeGateway, name: at.gateway}
-			lScope := scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}
 			for _, rule := range at.route.Rules {
 				var chain []scope
 				if rule.Name != nil {
 					chain = append(chain, scope{kind: scopeRule, name: rk.NamespacedName, section: *rule.Name, routeKind: rk.kind})
 				}
-				chain = append(chain, scope{kind: scopeRoute, name: rk.NamespacedName, routeKind: rk.kind}, lScope, gwScope)
+				chain = append(chain, scope{kind: scopeRoute, name: rk.NamespacedName, routeKind: rk.kind})
+				chain = append(chain, listenerChain(at)...)
 				for _, sc := range chain {
 					p := a.claimed[sc]
 					if p == nil {

@@ -209,8 +209,8 @@ func TestPolicyTargetErrors(t *testing.T) {
 			[]string{`spec.targetRefs[0].name: HTTPRoute "default/nope" not found: allowed default/r1`}},
 		{"rule missing", "  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r1, sectionName: nope}]\n",
 			[]string{`spec.targetRefs[0].sectionName: rule "nope" not found on HTTPRoute default/r1: allowed a, b`}},
-		{"kind btp does not read", "  targetRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: g}]\n",
-			[]string{`spec.targetRefs[0].kind: unsupported value "ListenerSet": allowed Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute`}},
+		{"listenerset missing", "  targetRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: g}]\n",
+			[]string{`spec.targetRefs[0].name: ListenerSet "default/g" not found: allowed `}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs := load(t, attachBase+btp("p", "", tc.policy, "  retry: {}\n"))

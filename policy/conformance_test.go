@@ -27,7 +27,7 @@ import (
 
 // conformanceFloor is the share of policy ancestors (Envoy Gateway's and
 // btp's together) whose conditions must equal Envoy Gateway's.
-const conformanceFloor = 0.921
+const conformanceFloor = 0.981
 
 // egTestdata returns the directory of Envoy Gateway's translator test cases
 // in the module cache.

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -158,4 +159,76 @@ func sameSet(a, b *types.NamespacedName) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// hasListenerSet reports whether a ListenerSet of that name was read at all.
+func (v *resolver) hasListenerSet(n types.NamespacedName) bool {
+	for _, ls := range v.r.ListenerSets {
+		if nn(ls) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// listenerChain is where a policy for the listener of at comes from, most
+// specific first, as Envoy Gateway looks it up (route > listener or
+// ListenerSet > Gateway): a ListenerSet listener takes the policy on that
+// listener, else on its set, else on the Gateway; a Gateway listener the
+// one on the listener, else on the Gateway.
+func listenerChain(at *attachment) []scope {
+	gw := scope{kind: scopeGateway, name: at.gateway}
+	if ls := at.listener.ListenerSet; ls != nil {
+		return []scope{{kind: scopeListenerSetListener, name: *ls, section: at.listener.section}, {kind: scopeListenerSet, name: *ls}, gw}
+	}
+	return []scope{{kind: scopeListener, name: at.gateway, section: at.listener.Name}, gw}
+}
+
+// forListenerSet is Envoy Gateway's processBackendTrafficPolicyForListenerSet:
+// the first policy to target the set (or one of its listeners) claims it,
+// and its status names what more specific policies override or merge into.
+func (a *attacher) forListenerSet(p *egv1a1.BackendTrafficPolicy, t target) {
+	s := a.v.sets[t.name]
+	sc := t.scope()
+	ref := listenerSetAncestorRef(t.name, t.section)
+	var reason gwapiv1.PolicyConditionReason
+	var msg string
+	switch {
+	case t.section != nil && !hasListenerEntry(s.ls, string(*t.section)):
+		reason, msg = gwapiv1.PolicyReasonTargetNotFound, fmt.Sprintf("No section name %s found for ListenerSet %s", *t.section, t.name)
+	case a.claimed[sc] != nil && t.section == nil:
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target ListenerSet %s, another BackendTrafficPolicy has already attached to it", t.name.Name)
+	case a.claimed[sc] != nil:
+		reason, msg = gwapiv1.PolicyReasonConflicted, fmt.Sprintf("Unable to target Listener %s/%s, another BackendTrafficPolicy has already attached to it", t.name.Name, *t.section)
+	}
+	if reason != "" {
+		setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, reason, msg)
+		return
+	}
+	a.claimed[sc] = p
+	gw := scope{kind: scopeGateway, name: s.gateway}
+	if t.section != nil {
+		a.overrides.contain(gw, sc.parent())
+		a.overrides.add(sc.parent(), sc)
+	} else {
+		a.overrides.add(gw, sc)
+	}
+	if bad := a.invalid(p); bad != "" {
+		setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(bad))
+	}
+	setAccepted(p, ref)
+	setDeprecationWarning(p, ref)
+	merged := a.merged.direct(sc)
+	overridden := a.overrides.withDescendants(sc)
+	for m := range merged {
+		delete(overridden, m)
+	}
+	if m := formatScopes(merged); m != "" {
+		setCondition(p, ref, egv1a1.PolicyConditionMerged, metav1.ConditionTrue, egv1a1.PolicyReasonMerged,
+			"This policy is being merged by other backendTrafficPolicies for "+m)
+	}
+	if o := formatScopes(overridden); o != "" {
+		setCondition(p, ref, egv1a1.PolicyConditionOverridden, metav1.ConditionTrue, egv1a1.PolicyReasonOverridden,
+			"This policy is being overridden by other backendTrafficPolicies for "+o)
+	}
 }

@@ -132,3 +132,96 @@ spec:
 		`spec.parentRefs[0].name: ListenerSet "apps/missing" not found: allowed apps/ext`,
 		`spec.parentRefs[1].sectionName: listener "nope" not found on ListenerSet apps/ext`)
 }
+
+// Policies targeting a ListenerSet, as Envoy Gateway attaches them
+// (backendtrafficpolicy.go, processBackendTrafficPolicyForListenerSet): on a
+// ListenerSet listener the policy on that listener wins over the one on the
+// set, which wins over the Gateway's; status names what is overridden.
+func TestListenerSetTargets(t *testing.T) {
+	in := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: eg
+  allowedListeners: {namespaces: {from: Same}}
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: ext, namespace: apps}
+spec:
+  parentRef: {name: gw}
+  listeners:
+  - {name: a, port: 8081, protocol: HTTP}
+  - {name: b, port: 8082, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: on-gw, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: on-set, namespace: apps}
+spec:
+  parentRefs: [{kind: ListenerSet, name: ext}]
+  rules: [{}]
+` + btpIn("for-gw", "2024-01-01T00:00:00Z", "Gateway", "gw", "") +
+		btpIn("for-set", "2024-01-02T00:00:00Z", "ListenerSet", "ext", "") +
+		btpIn("for-b", "2024-01-03T00:00:00Z", "ListenerSet", "ext", "b") +
+		btpIn("late-b", "2024-01-04T00:00:00Z", "ListenerSet", "ext", "b") +
+		btpIn("missing", "2024-01-05T00:00:00Z", "ListenerSet", "ext", "c")
+	m, errs := load(t, in)
+	wantErrors(t, errs, `spec.targetRefs[0].sectionName: listener "c" not found on ListenerSet apps/ext`)
+	got := map[string]string{}
+	for _, l := range m.Gateways[0].Listeners {
+		for _, r := range l.Routes {
+			got[l.Name] = r.Rules[0].PolicySources[0].Name
+		}
+	}
+	want := map[string]string{"http": "for-gw", "apps/ext/a": "for-set", "apps/ext/b": "for-b"}
+	for l, p := range want {
+		if got[l] != p {
+			t.Errorf("listener %s: policy %q, want %q", l, got[l], p)
+		}
+	}
+	msgs := map[string]string{}
+	for _, p := range m.Policies {
+		var parts []string
+		for _, a := range p.Status.Ancestors {
+			part := string(*a.AncestorRef.Kind) + " " + string(a.AncestorRef.Name)
+			if a.AncestorRef.SectionName != nil {
+				part += "/" + string(*a.AncestorRef.SectionName)
+			}
+			for _, c := range a.Conditions {
+				part += "; " + c.Reason + ": " + c.Message
+			}
+			parts = append(parts, part)
+		}
+		msgs[p.Name] = strings.Join(parts, " | ")
+	}
+	for name, w := range map[string]string{
+		"for-gw":  "Gateway gw; Accepted: Policy has been accepted.; Overridden: This policy is being overridden by other backendTrafficPolicies for these listenersets: [apps/ext] and these listenerset listeners: [apps/ext/b]",
+		"for-set": "ListenerSet ext; Accepted: Policy has been accepted.; Overridden: This policy is being overridden by other backendTrafficPolicies for these listenerset listeners: [apps/ext/b]",
+		"for-b":   "ListenerSet ext/b; Accepted: Policy has been accepted.",
+		"late-b":  "ListenerSet ext/b; Conflicted: Unable to target Listener ext/b, another BackendTrafficPolicy has already attached to it",
+		"missing": "ListenerSet ext/c; TargetNotFound: No section name c found for ListenerSet apps/ext",
+	} {
+		if msgs[name] != w {
+			t.Errorf("%s status:\n got %s\nwant %s", name, msgs[name], w)
+		}
+	}
+}
+
+// btpIn is a BackendTrafficPolicy in namespace apps targeting kind/name
+// (and section, when set).
+func btpIn(name, created, kind, target, section string) string {
+	ref := "{group: gateway.networking.k8s.io, kind: " + kind + ", name: " + target
+	if section != "" {
+		ref += ", sectionName: " + section
+	}
+	return "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata: {name: " + name +
+		", namespace: apps, creationTimestamp: \"" + created + "\"}\nspec:\n  targetRefs: [" + ref + "}]\n  retry: {numRetries: 1}\n"
+}

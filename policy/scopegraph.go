@@ -20,6 +20,8 @@ const (
 	// scopeListenerSet is a ListenerSet; its routes are recorded under it,
 	// and it is contained in its Gateway (listenersets.go).
 	scopeListenerSet
+	// scopeListenerSetListener is one listener of a ListenerSet (section).
+	scopeListenerSetListener
 )
 
 // scope is one place a policy can attach: a Gateway, one of its listeners,
@@ -37,6 +39,8 @@ func (s scope) parent() scope {
 		return scope{kind: scopeGateway, name: s.name}
 	case scopeRule:
 		return scope{kind: scopeRoute, name: s.name, routeKind: s.routeKind}
+	case scopeListenerSetListener:
+		return scope{kind: scopeListenerSet, name: s.name}
 	}
 	return s
 }
@@ -57,7 +61,7 @@ func (g *scopeGraph) add(parent, child scope) {
 		g.children[parent] = map[scope]bool{}
 	}
 	g.children[parent][child] = true
-	if parent.kind == scopeListener || parent.kind == scopeRule {
+	if parent.kind == scopeListener || parent.kind == scopeRule || parent.kind == scopeListenerSetListener {
 		if g.contains[parent.parent()] == nil {
 			g.contains[parent.parent()] = map[scope]bool{}
 		}
@@ -87,13 +91,21 @@ func (g *scopeGraph) direct(parent scope) map[scope]bool {
 func (g *scopeGraph) withDescendants(parent scope) map[scope]bool {
 	out := g.direct(parent)
 	switch parent.kind {
-	case scopeGateway, scopeRoute:
+	case scopeGateway, scopeRoute, scopeListenerSet:
 		for d := range g.contains[parent] {
 			for c := range g.children[d] {
 				out[c] = true
 			}
+			// A ListenerSet inside a Gateway: its listeners' entries too.
+			if d.kind == scopeListenerSet {
+				for sub := range g.contains[d] {
+					for c := range g.children[sub] {
+						out[c] = true
+					}
+				}
+			}
 		}
-	case scopeListener:
+	case scopeListener, scopeListenerSetListener:
 		for c := range g.children[parent.parent()] {
 			if c.kind == scopeRoute {
 				out[c] = true
@@ -117,7 +129,8 @@ func formatScopes(s map[scope]bool) string {
 	for _, o := range []struct {
 		k     scopeKind
 		label string
-	}{{scopeListener, "these gateway listeners"}, {scopeRoute, "these routes"}, {scopeRule, "these route rules"}} {
+	}{{scopeListener, "these gateway listeners"}, {scopeListenerSet, "these listenersets"}, {scopeListenerSetListener, "these listenerset listeners"},
+		{scopeRoute, "these routes"}, {scopeRule, "these route rules"}} {
 		if l := by[o.k]; len(l) > 0 {
 			sort.Strings(l)
 			parts = append(parts, fmt.Sprintf("%s: %v", o.label, l))

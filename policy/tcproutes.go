@@ -199,8 +199,8 @@ func (a *attacher) effectiveL4(rk routeKey, at *attachment) {
 	if rule.Name != nil {
 		chain = append(chain, scope{kind: scopeRule, name: rk.NamespacedName, section: *rule.Name, routeKind: rk.kind})
 	}
-	chain = append(chain, scope{kind: scopeRoute, name: rk.NamespacedName, routeKind: rk.kind},
-		scope{kind: scopeListener, name: at.gateway, section: at.listener.Name}, scope{kind: scopeGateway, name: at.gateway})
+	chain = append(chain, scope{kind: scopeRoute, name: rk.NamespacedName, routeKind: rk.kind})
+	chain = append(chain, listenerChain(at)...)
 	spec := &egv1a1.BackendTrafficPolicySpec{}
 	set := false
 	for _, sc := range chain {
@@ -216,7 +216,7 @@ func (a *attacher) effectiveL4(rk routeKey, at *attachment) {
 			src = ap.spec
 		}
 		l4, dropped := l4Spec(rk.kind, src)
-		gatewayLevel := sc.kind == scopeListener || sc.kind == scopeGateway
+		gatewayLevel := sc.kind == scopeListener || sc.kind == scopeGateway || sc.kind == scopeListenerSet || sc.kind == scopeListenerSetListener
 		took := false
 		take := func(field string, have bool, apply func()) {
 			if !have || a.isBad(p, field) || (gatewayLevel && field == "connection") {
