@@ -8,8 +8,9 @@ import (
 
 // A ListenerSet's listener, as Envoy Gateway merges it into its parent
 // Gateway (internal/gatewayapi/listenerset.go): Envoy listens on the set's
-// port, the route whose parentRef is the set answers there with its policy
-// in force (418), and it is not served on the Gateway's own listener.
+// port, the route whose parentRef is the set answers there with the policy
+// targeting the set's listener in force (418), and it is not served on the
+// Gateway's own listener, where that policy does not apply.
 func TestListenerSet(t *testing.T) {
 	be := harness.StartBackend(t, "app")
 	v := harness.NewVars(t, []*harness.Backend{be})
