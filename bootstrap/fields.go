@@ -145,7 +145,7 @@ var supported = fieldSet(
 	"rateLimit.global.rules[].clientSelectors[].queryParams[].invert",
 	"rateLimit.local", "rateLimit.local.rules",
 	"rateLimit.local.rules[].limit", "rateLimit.local.rules[].limit.requests", "rateLimit.local.rules[].limit.unit",
-	"rateLimit.local.rules[].shared", "rateLimit.local.rules[].shadowMode",
+	"rateLimit.local.rules[].shared", "rateLimit.local.rules[].shadowMode", "rateLimit.local.rules[].xRateLimitHeaders",
 	"rateLimit.local.rules[].cost", "rateLimit.local.rules[].cost.request",
 	"rateLimit.local.rules[].cost.request.from", "rateLimit.local.rules[].cost.request.number",
 	"rateLimit.local.rules[].clientSelectors",

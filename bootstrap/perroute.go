@@ -129,6 +129,10 @@ func localRateLimit(c *ruleCtx, l *egv1a1.LocalRateLimit) *config.RateLimit {
 			Shared:     r.Shared,
 			ShadowMode: r.ShadowMode,
 		}
+		if o := r.XRateLimitHeaders; o != nil {
+			v := string(*o)
+			cr.XRateLimitHeaders = &v
+		}
 		if r.Cost != nil && r.Cost.Request != nil {
 			if r.Cost.Request.From != egv1a1.RateLimitCostFromNumber || r.Cost.Request.Number == nil {
 				c.fail(rf+".cost.request", nil, "allowed only from: Number with a number for local rate limits")

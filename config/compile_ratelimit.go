@@ -24,6 +24,10 @@ type RateLimitPlan struct {
 	// Rules are the descriptor rules in the order Envoy consumes them:
 	// lowest fill rate (requests per unit) first, config order on ties.
 	Rules []RulePlan
+	// NoHeaders: the default rule has xRateLimitHeaders Off, so no response
+	// of the route carries x-ratelimit-* (Envoy Gateway renders
+	// enable_x_ratelimit_headers OFF for the route's local_ratelimit).
+	NoHeaders bool
 }
 
 // UnlimitedHeader is x-ratelimit-limit and -remaining for a request under
@@ -148,6 +152,9 @@ func compileRateLimit(rl *RateLimit) (*RateLimitPlan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if o := r.XRateLimitHeaders; o != nil && *o != "Off" && *o != "DraftVersion03" {
+			return nil, fmt.Errorf("rateLimit.local.rules[%d].xRateLimitHeaders: unknown value %q: allowed Off, DraftVersion03", i, *o)
+		}
 		if len(r.ClientSelectors) > 0 {
 			plan.Rules = append(plan.Rules, rp)
 			continue
@@ -160,6 +167,7 @@ func compileRateLimit(rl *RateLimit) (*RateLimitPlan, error) {
 			return nil, fmt.Errorf("%s.shadowMode: not allowed on the rule without clientSelectors: Envoy Gateway renders that rule as the route's default bucket, which has no shadow mode", path)
 		}
 		plan.Default = &rp
+		plan.NoHeaders = r.XRateLimitHeaders != nil && *r.XRateLimitHeaders == "Off"
 	}
 	// Envoy's local_ratelimit needs every descriptor's fill interval to be
 	// a multiple of the default bucket's; Envoy Gateway refuses the policy

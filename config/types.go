@@ -46,6 +46,10 @@ type RateLimitRule struct {
 	// ShadowMode counts the rule's limit but never refuses a request over it
 	// (Envoy's descriptor shadow_mode).
 	ShadowMode *bool `json:"shadowMode,omitempty"`
+	// XRateLimitHeaders is Off or DraftVersion03 (default). As under Envoy
+	// Gateway, only the rule without clientSelectors decides, for the
+	// whole route: Off sends no x-ratelimit-* headers at all.
+	XRateLimitHeaders *string `json:"xRateLimitHeaders,omitempty"`
 }
 
 type RateLimitSelectCondition struct {

@@ -163,8 +163,10 @@ func (s *Stream) rateLimitTake(req Request, now int64) (Action, bool) {
 			return Action{}, false
 		}
 		s.cfg.inc(RateLimitOverLimit)
-		r := &Reply{Status: 429, GRPCStatus: -1, Body: limitedBody, ContentType: "text/plain",
-			Headers: s.rateLimitHeaderList(now), Details: "local_rate_limited"}
+		r := &Reply{Status: 429, GRPCStatus: -1, Body: limitedBody, ContentType: "text/plain", Details: "local_rate_limited"}
+		if !s.cfg.c.RateLimit.NoHeaders {
+			r.Headers = s.rateLimitHeaderList(now)
+		}
 		if s.isGRPC(req) {
 			r.GRPCStatus, r.ContentType = 14, "" // UNAVAILABLE, as Envoy's local rate limit
 		}
@@ -201,7 +203,7 @@ func (s *Stream) rateLimitHeaderList(now int64) [][2]string {
 // call.
 func (s *Stream) RateLimitHeaders(out *[3][2]string) int {
 	switch {
-	case s.cfg == nil || s.replied || s.failed:
+	case s.cfg == nil || s.replied || s.failed || s.cfg.c.RateLimit == nil || s.cfg.c.RateLimit.NoHeaders:
 		return 0
 	case s.rl.unlimited:
 		*out = [3][2]string{{"x-ratelimit-limit", config.UnlimitedHeader}, {"x-ratelimit-remaining", config.UnlimitedHeader}, {"x-ratelimit-reset", "0"}}
@@ -215,6 +217,9 @@ func (s *Stream) RateLimitHeaders(out *[3][2]string) int {
 }
 
 func (s *Stream) rateLimitResponseHeaders(resp ResponseHeaders) {
+	if rl := s.cfg.c.RateLimit; rl == nil || rl.NoHeaders {
+		return
+	}
 	switch {
 	case s.rl.unlimited:
 		resp.SetHeader("x-ratelimit-limit", config.UnlimitedHeader)

@@ -408,3 +408,33 @@ func TestQueryParamLong(t *testing.T) {
 		t.Fatal("no query, found")
 	}
 }
+
+// xRateLimitHeaders Off on the rule without clientSelectors silences the
+// route's headers, the 429's included, as Envoy Gateway renders
+// enable_x_ratelimit_headers OFF for the route.
+func TestRateLimitHeadersOff(t *testing.T) {
+	cfg, err := ParseJSON([]byte(`{"rateLimit":{"type":"Local","local":{"rules":[
+		{"limit":{"requests":100,"unit":"Hour"},"xRateLimitHeaders":"Off"},
+		{"clientSelectors":[{"headers":[{"name":"x-user","value":"eve"}]}],"limit":{"requests":1,"unit":"Hour"},"xRateLimitHeaders":"DraftVersion03"}]}}}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []Kind{Continue, SendReply} {
+		s := cfg.NewStream()
+		a := s.OnRequestHeaders(newReq("GET", "/", "x-user", "eve"), true)
+		if a.Kind != want {
+			t.Fatalf("request %d: %v, want %v", i+1, a.Kind, want)
+		}
+		if a.Kind == SendReply && len(a.Reply.Headers) != 0 {
+			t.Errorf("429 headers %v, want none", a.Reply.Headers)
+		}
+		var hdrs [3][2]string
+		if n := s.RateLimitHeaders(&hdrs); n != 0 {
+			t.Errorf("request %d: RateLimitHeaders = %d, want 0", i+1, n)
+		}
+	}
+	if _, err := ParseJSON([]byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Hour"},"xRateLimitHeaders":"off"}]}}}`), Options{}); err == nil ||
+		!strings.Contains(err.Error(), "rateLimit.local.rules[0].xRateLimitHeaders") {
+		t.Errorf("a bad value: %v, want an error naming rateLimit.local.rules[0].xRateLimitHeaders", err)
+	}
+}
