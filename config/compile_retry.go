@@ -23,7 +23,7 @@ var httpTriggers = []string{"5xx", "gateway-error", "reset", "reset-before-reque
 var grpcTriggers = []string{"cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"}
 
 func compileRetry(r *Retry) (*RetryPlan, error) {
-	plan := &RetryPlan{NumRetries: DefaultNumRetries, AllowNonIdempotent: isTrue(r.AllowNonIdempotent)}
+	plan := &RetryPlan{NumRetries: DefaultNumRetries, AllowNonIdempotent: r.AllowNonIdempotent == nil || *r.AllowNonIdempotent}
 	if r.NumRetries != nil {
 		if *r.NumRetries < 0 {
 			return nil, fmt.Errorf("retry.numRetries: %d is negative: allowed 0 or more", *r.NumRetries)

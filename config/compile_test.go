@@ -114,7 +114,7 @@ func TestLoadFullConfig(t *testing.T) {
 	  "faultInjection":{"delay":{"fixedDelay":"2s","percentage":12.5},"abort":{"grpcStatus":14}},
 	  "responseOverride":[{"match":{"statusCodes":[{"value":404},{"type":"Range","range":{"start":500,"end":599}}]},"response":{"contentType":"text/plain","body":{"inline":"oops"},"statusCode":503}}],
 	  "requestBuffer":{"limit":"10Mi"},
-	  "retry":{"numRetries":4,"retryOn":{"triggers":["5xx","unavailable"]},"perRetry":{"timeout":"1s500ms"}},
+	  "retry":{"numRetries":4,"retryOn":{"triggers":["5xx","unavailable"]},"perRetry":{"timeout":"1s500ms"},"allowNonIdempotent":false},
 	  "timeout":{"http":{"requestTimeout":"30s"}},
 	  "debug":{"panicHeader":"X-Panic"}}`))
 	if err != nil {

@@ -202,8 +202,10 @@ type Retry struct {
 	NumRetries *int32          `json:"numRetries,omitempty"`
 	RetryOn    *RetryOn        `json:"retryOn,omitempty"`
 	PerRetry   *PerRetryPolicy `json:"perRetry,omitempty"`
-	// AllowNonIdempotent is an envoy-btp extension: by default the filter never
-	// lets the router retry POST/PATCH (or other non-idempotent) requests.
+	// AllowNonIdempotent is an envoy-btp extension. Unset or true: the router
+	// retries any method, as under Envoy Gateway (which has no such rule, so
+	// btp render never sets it); false: the filter withholds retries from
+	// POST/PATCH and other non-idempotent requests.
 	AllowNonIdempotent *bool `json:"allowNonIdempotent,omitempty"`
 }
 

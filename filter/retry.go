@@ -7,9 +7,9 @@ package filter
 // retry it refuses shows in cluster.<name>.upstream_rq_retry_overflow. The
 // engine keeps no budget of its own, so it never refuses a retry before
 // Envoy's budget can count it. Per request it only withholds retries
-// (x-envoy-max-retries: 0) from non-idempotent requests unless
-// retry.allowNonIdempotent (an envoy-btp rule; Envoy Gateway lets the
-// router retry any method). A request that may retry gets no header at
+// (x-envoy-max-retries: 0) from non-idempotent requests when a hand-written
+// config sets retry.allowNonIdempotent: false (an envoy-btp rule; by
+// default, as under Envoy Gateway, the router retries any method). A request that may retry gets no header at
 // all: repeating the route's policy in headers would cost four header
 // writes per request for nothing. gRPC requests are exempt from the method
 // rule: every call is a POST, so the method says nothing, and the policy's

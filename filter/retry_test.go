@@ -28,28 +28,28 @@ func TestRetryHeaders(t *testing.T) {
 			stat: RetryAllowed,
 		},
 		{
-			name: "POST is not retried", cfg: `{"retry":{"numRetries":3}}`, method: "POST",
+			name: "POST is not retried when allowNonIdempotent is false", cfg: `{"retry":{"numRetries":3,"allowNonIdempotent":false}}`, method: "POST",
 			want: map[string]string{"x-envoy-max-retries": "0"},
 			stat: RetryNonIdempotent,
 		},
 		{
-			name: "PATCH is not retried", cfg: `{"retry":{"numRetries":3}}`, method: "PATCH",
+			name: "PATCH is not retried when allowNonIdempotent is false", cfg: `{"retry":{"numRetries":3,"allowNonIdempotent":false}}`, method: "PATCH",
 			want: map[string]string{"x-envoy-max-retries": "0"},
 			stat: RetryNonIdempotent,
 		},
 		{
-			name: "POST allowed when configured", cfg: `{"retry":{"numRetries":3,"allowNonIdempotent":true,"retryOn":{"triggers":["connect-failure"]}}}`, method: "POST",
+			name: "POST retried by default, as under Envoy Gateway", cfg: `{"retry":{"numRetries":3,"retryOn":{"triggers":["connect-failure"]}}}`, method: "POST",
 			want: map[string]string{},
 			stat: RetryAllowed,
 		},
 		{
-			name: "gRPC (always POST) is retried", cfg: `{"retry":{"numRetries":3,"retryOn":{"triggers":["unavailable","resource-exhausted"]}}}`, method: "POST",
+			name: "gRPC (always POST) is retried", cfg: `{"retry":{"numRetries":3,"allowNonIdempotent":false,"retryOn":{"triggers":["unavailable","resource-exhausted"]}}}`, method: "POST",
 			headers: []string{"content-type", "application/grpc"},
 			want:    map[string]string{}, // not withheld: the route's retry_policy governs
 			stat:    RetryAllowed,
 		},
 		{
-			name: "gRPC-Web is not gRPC here", cfg: `{"retry":{"numRetries":3}}`, method: "POST",
+			name: "gRPC-Web is not gRPC here", cfg: `{"retry":{"numRetries":3,"allowNonIdempotent":false}}`, method: "POST",
 			headers: []string{"content-type", "application/grpc-web"},
 			want:    map[string]string{"x-envoy-max-retries": "0"},
 			stat:    RetryNonIdempotent,

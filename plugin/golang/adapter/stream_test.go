@@ -490,7 +490,7 @@ const (
 func TestRetryAndTimeoutHeaders(t *testing.T) {
 	r := newRig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, `{"retry":{"numRetries":3,
 		"retryOn":{"triggers":["connect-failure","retriable-status-codes"],"httpStatusCodes":[502,503]},
-		"perRetry":{"timeout":"250ms"}}}`)
+		"perRetry":{"timeout":"250ms"},"allowNonIdempotent":false}}`)
 	tests := []struct {
 		method string
 		want   map[string]string
@@ -610,7 +610,7 @@ func TestFetchesOnlyWhatRulesNeed(t *testing.T) {
 		{"source rule", `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"sourceCIDR":{"value":"0.0.0.0/0"}}],"limit":{"requests":9,"unit":"Second"}}]}}}`,
 			nil, map[string]int{}, true, 0, 1},
 		// A GET may retry under the route's retry_policy: nothing is written.
-		{"retry", `{"retry":{"numRetries":1}}`, nil, map[string]int{":method": 1}, false, 0, 0},
+		{"retry", `{"retry":{"numRetries":1,"allowNonIdempotent":false}}`, nil, map[string]int{":method": 1}, false, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
