@@ -44,16 +44,7 @@ func (r *renderer) httpsListener(ps []*port) *listenerv3.Listener {
 			fc.FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: []string{*h}}
 			sni = true
 		}
-		ctx := &tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{AlpnProtocols: []string{"h2", "http/1.1"}}}
-		for _, c := range p.tls.TLS.Certificates {
-			name := c.Secret.Namespace + "/" + c.Secret.Name
-			r.secrets[name] = &tlsv3.Secret{Name: name, Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
-				CertificateChain: &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: c.Chain}},
-				PrivateKey:       &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: c.Key}},
-			}}}
-			ctx.CommonTlsContext.TlsCertificateSdsSecretConfigs = append(ctx.CommonTlsContext.TlsCertificateSdsSecretConfigs, &tlsv3.SdsSecretConfig{Name: name})
-		}
-		fc.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(ctx)}}
+		fc.TransportSocket = r.downstreamTLS(p.tls.TLS, []string{"h2", "http/1.1"})
 		lis.FilterChains = append(lis.FilterChains, fc)
 	}
 	if sni {
@@ -63,6 +54,24 @@ func (r *renderer) httpsListener(ps []*port) *listenerv3.Listener {
 		}}
 	}
 	return lis
+}
+
+// downstreamTLS is the transport socket terminating TLS with a listener's
+// certificates, as Envoy Gateway's buildXdsDownstreamTLSSocket: the
+// certificates become secrets named NS/SECRET (Envoy Gateway's SDS names)
+// in static_resources.secrets. alpn is h2 and http/1.1 on HTTPS and none
+// on a TLS listener (irTLSConfigsForTCPListener disables ALPN there).
+func (r *renderer) downstreamTLS(t *policy.ListenerTLS, alpn []string) *corev3.TransportSocket {
+	ctx := &tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{AlpnProtocols: alpn}}
+	for _, c := range t.Certificates {
+		name := c.Secret.Namespace + "/" + c.Secret.Name
+		r.secrets[name] = &tlsv3.Secret{Name: name, Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
+			CertificateChain: &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: c.Chain}},
+			PrivateKey:       &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: c.Key}},
+		}}}
+		ctx.CommonTlsContext.TlsCertificateSdsSecretConfigs = append(ctx.CommonTlsContext.TlsCertificateSdsSecretConfigs, &tlsv3.SdsSecretConfig{Name: name})
+	}
+	return &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(ctx)}}
 }
 
 // statPrefix is the HTTP connection manager's: http-PORT, or https-PORT on

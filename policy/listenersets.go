@@ -110,7 +110,7 @@ func (v *resolver) listenerSets() {
 			ml := &Listener{
 				Name: name, Port: int32(le.Port), Protocol: le.Protocol,
 				TLS:         v.listenerTLS("ListenerSet", ls.Namespace, gl, path, e),
-				ListenerSet: &set, section: string(le.Name), allowed: le.AllowedRoutes, ns: ls.Namespace,
+				ListenerSet: &set, tls: le.TLS, section: string(le.Name), allowed: le.AllowedRoutes, ns: ls.Namespace,
 			}
 			if le.Hostname != nil {
 				h := string(*le.Hostname)

@@ -23,32 +23,43 @@ type Certificate struct {
 	Key    []byte // tls.key
 }
 
-// listenerTLS resolves an HTTPS listener's tls (at path) as Envoy Gateway's
-// validateTLSConfiguration does: mode Terminate, at least one
-// certificateRef, each a core Secret (in another namespace only where a
+// listenerTLS resolves an HTTPS or TLS Terminate listener's tls (at path) as
+// Envoy Gateway's validateTLSConfiguration does: mode Terminate, at least
+// one certificateRef, each a core Secret (in another namespace only where a
 // ReferenceGrant admits the Gateway) of type kubernetes.io/tls whose tls.crt
-// and tls.key form a key pair. An HTTP or TCP listener must not set tls.
+// and tls.key form a key pair. A TLS listener in mode Passthrough carries
+// no certificates; an HTTP or TCP listener must not set tls.
 // ownerKind and ownerNS are the Gateway or ListenerSet declaring l: its
 // namespace is the Secrets' default and the ReferenceGrant's from.
 func (v *resolver) listenerTLS(ownerKind, ownerNS string, l *gwapiv1.Listener, path string, e errs) *ListenerTLS {
-	if l.Protocol == gwapiv1.TLSProtocolType {
-		// TLS passthrough: Envoy forwards the client's TLS stream by SNI.
-		switch {
-		case l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode != gwapiv1.TLSModePassthrough:
-			e.add(path+".tls.mode", "required Passthrough on a TLS listener: envoy-btp forwards TLS by SNI and does not terminate it there (use an HTTPS listener)")
-		case len(l.TLS.CertificateRefs) > 0:
-			e.add(path+".tls.certificateRefs", "set on a Passthrough listener: the backend terminates TLS")
+	switch l.Protocol {
+	case gwapiv1.TLSProtocolType:
+		if l.TLS == nil {
+			e.add(path+".tls", "required on a TLS listener: mode Passthrough, or Terminate with certificateRefs")
+			return nil
 		}
-		return nil
-	}
-	if l.Protocol != gwapiv1.HTTPSProtocolType {
+		if l.TLS.Mode != nil && *l.TLS.Mode == gwapiv1.TLSModePassthrough {
+			// Envoy forwards the client's TLS stream by SNI.
+			if len(l.TLS.CertificateRefs) > 0 {
+				e.add(path+".tls.certificateRefs", "set on a Passthrough listener: the backend terminates TLS")
+			}
+			return nil
+		}
+		// Terminate (the Gateway API default): as HTTPS, Envoy decrypts
+		// and forwards the plaintext stream.
+	case gwapiv1.HTTPSProtocolType:
+	default:
 		if l.TLS != nil {
-			e.add(path+".tls", "set on a %s listener: only HTTPS listeners terminate TLS", l.Protocol)
+			e.add(path+".tls", "set on a %s listener: only HTTPS and TLS listeners terminate TLS", l.Protocol)
 		}
 		return nil
 	}
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-		e.add(path+".tls.certificateRefs", "required on an HTTPS listener: at least one kubernetes.io/tls Secret")
+		what := "an HTTPS listener"
+		if l.Protocol == gwapiv1.TLSProtocolType {
+			what = "a TLS listener in mode Terminate"
+		}
+		e.add(path+".tls.certificateRefs", "required on %s: at least one kubernetes.io/tls Secret", what)
 		return nil
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwapiv1.TLSModeTerminate {

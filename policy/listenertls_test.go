@@ -87,7 +87,7 @@ func TestHTTPSListenerErrors(t *testing.T) {
 		{"no certificateRefs", strings.Replace(httpsGateway, "tls: {certificateRefs: [{name: cert, namespace: certs}]}", "tls: {}", 1),
 			"spec.listeners[0].tls.certificateRefs: required on an HTTPS listener"},
 		{"tls on HTTP", strings.Replace(httpsGateway, "protocol: HTTPS", "protocol: HTTP", 1) + tlsSecret("certs", "cert", chain, key) + certGrant,
-			"spec.listeners[0].tls: set on a HTTP listener: only HTTPS listeners terminate TLS"},
+			"spec.listeners[0].tls: set on a HTTP listener: only HTTPS and TLS listeners terminate TLS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs := load(t, tc.in)
@@ -130,4 +130,64 @@ spec:
 	}
 	_, errs = load(t, in+strings.Replace(grant, "kind: HTTPRoute", "kind: GRPCRoute", 1))
 	wantErrors(t, errs, "HTTPRoute/default/r: spec.rules[0].backendRefs[0].namespace: Service backends/web in another namespace needs a ReferenceGrant in namespace backends from HTTPRoute in namespace default")
+}
+
+// A TLS listener in mode Terminate (or without a mode: the Gateway API
+// default) resolves its certificates as HTTPS does and takes TCPRoutes and
+// TLSRoutes; a Passthrough listener takes only TLSRoutes (Envoy Gateway's
+// allowedRouteKindsForProtocol).
+func TestTLSTerminateListener(t *testing.T) {
+	chain, key := testPair(t, "db.example.com")
+	in := `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: eg
+  listeners:
+  - {name: term, port: 8443, protocol: TLS, hostname: db.example.com, tls: {mode: Terminate, certificateRefs: [{name: cert}]}}
+  - {name: nomode, port: 8444, protocol: TLS, tls: {certificateRefs: [{name: cert}]}}
+  - {name: pass, port: 8445, protocol: TLS, tls: {mode: Passthrough}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {clusterIP: 10.0.0.9, ports: [{port: 5432}]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: db}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: db, port: 5432}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: db}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [db.example.com]
+  rules: [{backendRefs: [{name: db, port: 5432}]}]
+` + tlsSecret("default", "cert", chain, key)
+	m, errs := load(t, in)
+	wantErrors(t, errs)
+	ls := m.Gateways[0].Listeners
+	kinds := func(l *Listener) string {
+		var k []string
+		for _, r := range l.Routes {
+			k = append(k, r.Kind)
+		}
+		return strings.Join(k, ",")
+	}
+	for _, l := range ls[:2] {
+		if l.TLS == nil || len(l.TLS.Certificates) != 1 || l.TLS.Certificates[0].Secret.Name != "cert" {
+			t.Errorf("listener %s: TLS %+v, want the certificate of Secret default/cert", l.Name, l.TLS)
+		}
+		if got := kinds(l); got != "TCPRoute,TLSRoute" && got != "TLSRoute,TCPRoute" {
+			t.Errorf("listener %s routes %q, want the TCPRoute and the TLSRoute", l.Name, got)
+		}
+	}
+	if ls[2].TLS != nil || kinds(ls[2]) != "TLSRoute" {
+		t.Errorf("passthrough listener: TLS %+v, routes %q; want no certificates and the TLSRoute only", ls[2].TLS, kinds(ls[2]))
+	}
 }

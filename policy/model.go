@@ -34,7 +34,8 @@ type Listener struct {
 	Hostname *string // listener hostname, nil for any
 	// Protocol is HTTP, HTTPS, TLS, TCP or UDP.
 	Protocol gwapiv1.ProtocolType
-	// TLS is set on an HTTPS listener: the certificates it terminates with.
+	// TLS is set on an HTTPS or TLS Terminate listener: the certificates
+	// it terminates with.
 	TLS *ListenerTLS
 	// Routes in a stable order (creationTimestamp, then namespace/name), as
 	// Envoy Gateway orders them.
@@ -44,9 +45,10 @@ type Listener struct {
 	// Envoy Gateway names it.
 	ListenerSet *types.NamespacedName
 
-	section string                 // the listener's own name, what sectionName matches
-	allowed *gwapiv1.AllowedRoutes // nil: Same namespace, every kind the protocol carries
-	ns      string                 // namespace of the Gateway or ListenerSet declaring it
+	tls     *gwapiv1.ListenerTLSConfig // as declared: its mode picks the route kinds
+	section string                     // the listener's own name, what sectionName matches
+	allowed *gwapiv1.AllowedRoutes     // nil: Same namespace, every kind the protocol carries
+	ns      string                     // namespace of the Gateway or ListenerSet declaring it
 }
 
 // Route kinds the renderer tells apart.

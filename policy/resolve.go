@@ -160,12 +160,12 @@ func (v *resolver) gateway(g *gwapiv1.Gateway) {
 				e.add(path+".allowedRoutes.namespaces.from", "unsupported value \"Selector\": allowed All, Same (btp reads no Namespace objects)")
 			}
 			for k, rk := range ar.Kinds {
-				if !in(string(rk.Kind), listenerKinds(l.Protocol)...) || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
-					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q on a %s listener: allowed %s", rk.Kind, l.Protocol, strings.Join(listenerKinds(l.Protocol), ", "))
+				if !in(string(rk.Kind), listenerKinds(l.Protocol, l.TLS)...) || (rk.Group != nil && *rk.Group != gwapiv1.GroupName) {
+					e.add(fmt.Sprintf("%s.allowedRoutes.kinds[%d]", path, k), "unsupported value %q on a %s listener: allowed %s", rk.Kind, l.Protocol, strings.Join(listenerKinds(l.Protocol, l.TLS), ", "))
 				}
 			}
 		}
-		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol, TLS: tls, section: string(l.Name), allowed: l.AllowedRoutes, ns: g.Namespace}
+		ml := &Listener{Name: string(l.Name), Port: int32(l.Port), Protocol: l.Protocol, TLS: tls, tls: l.TLS, section: string(l.Name), allowed: l.AllowedRoutes, ns: g.Namespace}
 		if l.Hostname != nil {
 			h := string(*l.Hostname)
 			ml.Hostname = &h
@@ -216,15 +216,19 @@ func allowsRoute(l *Listener, ns string) bool {
 
 // listenerKinds are the route kinds a listener of protocol p can carry, as
 // Envoy Gateway's translator allows them (HTTPRoute and GRPCRoute on HTTP,
-// TCPRoute on TCP).
-func listenerKinds(p gwapiv1.ProtocolType) []string {
+// TCPRoute on TCP, TLSRoute on a TLS Passthrough listener, TCPRoute and
+// TLSRoute on a TLS Terminate one: allowedRouteKindsForProtocol).
+func listenerKinds(p gwapiv1.ProtocolType, tls *gwapiv1.ListenerTLSConfig) []string {
 	switch p {
 	case gwapiv1.TCPProtocolType:
 		return []string{KindTCPRoute}
 	case gwapiv1.UDPProtocolType:
 		return []string{KindUDPRoute}
 	case gwapiv1.TLSProtocolType:
-		return []string{KindTLSRoute}
+		if tls != nil && tls.Mode != nil && *tls.Mode == gwapiv1.TLSModePassthrough {
+			return []string{KindTLSRoute}
+		}
+		return []string{KindTCPRoute, KindTLSRoute}
 	}
 	return []string{KindHTTPRoute, KindGRPCRoute}
 }
@@ -232,7 +236,7 @@ func listenerKinds(p gwapiv1.ProtocolType) []string {
 // allowsKind reports whether listener l admits routes of kind
 // (allowedRoutes.kinds, by default every kind its protocol carries).
 func allowsKind(l *Listener, kind string) bool {
-	if !in(kind, listenerKinds(l.Protocol)...) {
+	if !in(kind, listenerKinds(l.Protocol, l.tls)...) {
 		return false
 	}
 	if l.allowed == nil || len(l.allowed.Kinds) == 0 {

@@ -87,9 +87,9 @@ spec:
 	wantErrors(t, errs,
 		`spec.listeners[0].allowedRoutes.namespaces.from: unsupported value "Selector"`,
 		`spec.listeners[1]: duplicate entry (name "a"): already at spec.listeners[0], entries must be unique`,
-		`spec.listeners[2].tls.mode: required Passthrough on a TLS listener`,
+		`spec.listeners[2].tls.certificateRefs[0].name: Secret "default/c" not found`,
 		`spec.listeners[3].protocol: unsupported value "SCTP": allowed HTTP`,
-		`spec.listeners[3].tls: set on a SCTP listener: only HTTPS listeners terminate TLS`)
+		`spec.listeners[3].tls: set on a SCTP listener: only HTTPS and TLS listeners terminate TLS`)
 }
 
 func TestResolveEndpoints(t *testing.T) {

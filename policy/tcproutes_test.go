@@ -223,5 +223,5 @@ spec:
 		t.Errorf("policy %+v: want the circuit breaker only", p)
 	}
 	_, errs = load(t, strings.Replace(in, "tls: {mode: Passthrough}", "tls: {mode: Terminate}", 1))
-	wantErrors(t, errs, "spec.listeners[0].tls.mode: required Passthrough on a TLS listener")
+	wantErrors(t, errs, "spec.listeners[0].tls.certificateRefs: required on a TLS listener in mode Terminate")
 }
