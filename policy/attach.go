@@ -502,6 +502,14 @@ func (a *attacher) forGateway(p *egv1a1.BackendTrafficPolicy, t target) {
 	if t.section != nil {
 		a.overrides.add(sc.parent(), sc)
 	}
+	a.reportAttached(p, ref, sc)
+}
+
+// reportAttached sets the status of policy p attached at sc (a Gateway, a
+// listener, a ListenerSet or one of its listeners) for ancestor ref:
+// Accepted (or Invalid), and which other policies merge over or override it
+// below sc, in Envoy Gateway's words.
+func (a *attacher) reportAttached(p *egv1a1.BackendTrafficPolicy, ref gwapiv1.ParentReference, sc scope) {
 	if bad := a.invalid(p); bad != "" {
 		setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(bad))
 	}

@@ -213,22 +213,5 @@ func (a *attacher) forListenerSet(p *egv1a1.BackendTrafficPolicy, t target) {
 	} else {
 		a.overrides.add(gw, sc)
 	}
-	if bad := a.invalid(p); bad != "" {
-		setCondition(p, ref, gwapiv1.PolicyConditionAccepted, metav1.ConditionFalse, gwapiv1.PolicyReasonInvalid, conditionMessage(bad))
-	}
-	setAccepted(p, ref)
-	setDeprecationWarning(p, ref)
-	merged := a.merged.direct(sc)
-	overridden := a.overrides.withDescendants(sc)
-	for m := range merged {
-		delete(overridden, m)
-	}
-	if m := formatScopes(merged); m != "" {
-		setCondition(p, ref, egv1a1.PolicyConditionMerged, metav1.ConditionTrue, egv1a1.PolicyReasonMerged,
-			"This policy is being merged by other backendTrafficPolicies for "+m)
-	}
-	if o := formatScopes(overridden); o != "" {
-		setCondition(p, ref, egv1a1.PolicyConditionOverridden, metav1.ConditionTrue, egv1a1.PolicyReasonOverridden,
-			"This policy is being overridden by other backendTrafficPolicies for "+o)
-	}
+	a.reportAttached(p, ref, sc)
 }
