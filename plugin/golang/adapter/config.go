@@ -30,8 +30,11 @@ var _ api.StreamFilterConfigParser = ConfigParser{}
 
 // Parse is called for the filter-level config (callbacks set: the stats are
 // defined there) and for each per-route config (callbacks nil; the route's
-// config takes its stats from the filter level in Merge). An error rejects
-// the config at load, and Envoy logs it.
+// config takes its stats from the filter level in Merge). A refused
+// filter-level config is an error: Envoy refuses the listener and logs it.
+// A refused per-route config is not (invalid.go): Envoy may be parsing it
+// at the route's first request, where an error stops Envoy; its route
+// answers 500 instead.
 func (ConfigParser) Parse(a *anypb.Any, callbacks api.ConfigCallbackHandler) (any, error) {
 	opts := filter.Options{Log: func(msg string) { logError(msg) }}
 	if callbacks != nil {
@@ -43,14 +46,25 @@ func (ConfigParser) Parse(a *anypb.Any, callbacks api.ConfigCallbackHandler) (an
 	}
 	cfg, err := filter.ParseAny(a, opts)
 	if err != nil {
-		return nil, fmt.Errorf("btp: %w", err)
+		err = fmt.Errorf("btp: %w", err)
+		if callbacks == nil {
+			return &invalidConfig{r: &refusal{err: err}}, nil
+		}
+		return nil, err
 	}
 	return cfg, nil
 }
 
 // Merge lays a more specific config (virtual host, route) over its parent.
-// Envoy caches the result per route, and filter.Merge caches it too.
+// Envoy caches the result per route, and filter.Merge caches it too. A
+// refused config anywhere on the way makes the route's config invalid.
 func (ConfigParser) Merge(parent, child any) any {
+	if c, ok := child.(*invalidConfig); ok {
+		return c.merged(parent)
+	}
+	if p, ok := parent.(*invalidConfig); ok {
+		return p
+	}
 	p, _ := parent.(*filter.Config)
 	c, _ := child.(*filter.Config)
 	return filter.Merge(p, c)

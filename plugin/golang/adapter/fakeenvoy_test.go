@@ -70,13 +70,64 @@ func TestRealLibraryInFakeEnvoy(t *testing.T) {
 	so := buildSO(t)
 	bin := fakeEnvoy(t)
 
-	t.Run("config refused with the field path", func(t *testing.T) {
+	t.Run("filter-level config refused with the field path", func(t *testing.T) {
 		out := runEnvoy(t, bin, so, []string{
 			`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Sec"}}]}}}`,
-		}, "config filter $0\nconfig route $0\n")
+		}, "config filter $0\n")
 		if !contains(out, "log 4 failed to parse golang plugin config: btp: rateLimit.local.rules[0].limit.unit: unknown unit \"Sec\"",
-			"config 0", "log 4 failed to parse", "config 0") {
+			"config 0") {
 			t.Fatalf("output:\n%s", strings.Join(out, "\n"))
+		}
+	})
+
+	// A refused route config is parsed with success (Envoy's RELEASE_ASSERT
+	// would stop the process on 0 when it parses at the first request): its
+	// route answers 500 and counts it, logging the field path once; another
+	// route under the same filter level serves.
+	t.Run("route config refused: its route answers 500, the others serve", func(t *testing.T) {
+		out := runEnvoy(t, bin, so, []string{
+			`{"timeout":{"http":{"requestTimeout":"2s"}}}`,
+			`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5,"unit":"Sec"}}]}}}`,
+			`{"retry":{"numRetries":1}}`,
+		}, `config filter $0
+config route $1
+config route $2
+merge 1 2
+merge 1 3
+routename bad-route
+header :method GET
+decode 4
+encode 500
+complete 1
+header :method GET
+decode 4
+complete 1
+routename good-route
+header :method GET
+decode 5
+encode 200
+complete 1
+counters
+`)
+		want := []string{
+			"config 1", "config 2", "config 3", "merged 4", "merged 5",
+			`log 4 [http][btp] btp: route "bad-route": its btp config was refused`,
+			"reply 500 grpc=2 details=btp_config_invalid body=", "status 1", "status 2", "done",
+			"reply 500", "status 1", "done",
+			"copyheaders", "set x-envoy-upstream-rq-timeout-ms=2000", "status 2", "status 2", "done",
+			"counter btp.config.invalid 2",
+		}
+		if !contains(out, want...) {
+			t.Fatalf("output:\n%s\nwant, in order, lines starting with:\n%s", strings.Join(out, "\n"), strings.Join(want, "\n"))
+		}
+		var logs []string
+		for _, l := range out {
+			if strings.HasPrefix(l, "log ") {
+				logs = append(logs, l)
+			}
+		}
+		if len(logs) != 1 || !strings.Contains(logs[0], `rateLimit.local.rules[0].limit.unit: unknown unit "Sec"`) {
+			t.Errorf("want the field path logged once, got:\n%s", strings.Join(logs, "\n"))
 		}
 	})
 

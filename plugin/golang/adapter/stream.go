@@ -35,6 +35,9 @@ type streamFilter struct {
 
 // NewStreamFilter is the api.StreamFilterFactory: one filter per request.
 func NewStreamFilter(cfg any, cb api.FilterCallbackHandler) api.StreamFilter {
+	if c, ok := cfg.(*invalidConfig); ok {
+		return &invalidFilter{cfg: c, cb: cb}
+	}
 	f := &streamFilter{cb: cb}
 	f.req.cb, f.resp.cb = cb, cb
 	f.s.Init(cfg.(*filter.Config))

@@ -148,6 +148,14 @@ func TestParse(t *testing.T) {
 					}
 					continue
 				}
+				if cb == nil {
+					// a route's refused config is accepted as invalid (invalid.go)
+					inv, ok := cfg.(*invalidConfig)
+					if err != nil || !ok {
+						t.Fatalf("route Parse = %T, %v; want an *invalidConfig and no error", cfg, err)
+					}
+					err = inv.r.err
+				}
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "btp: ") {
 					t.Fatalf("Parse error = %v, want one naming %q", err, tc.wantErr)
 				}
@@ -166,8 +174,11 @@ func TestStatsDefinedAtFilterLevel(t *testing.T) {
 			t.Errorf("counter %s not defined", c.Name())
 		}
 	}
-	if len(cb.counters) != int(filter.NumCounters) {
-		t.Errorf("defined %d counters, want %d", len(cb.counters), filter.NumCounters)
+	if _, ok := cb.counters[ConfigInvalidCounter]; !ok {
+		t.Errorf("counter %s not defined", ConfigInvalidCounter)
+	}
+	if len(cb.counters) != int(filter.NumCounters)+1 {
+		t.Errorf("defined %d counters, want %d", len(cb.counters), filter.NumCounters+1)
 	}
 }
 

@@ -8,6 +8,7 @@
 //   merge PARENT CHILD          -> "merged ID"
 //   header KEY VALUE            add a request header for the next request
 //   remote ADDR                 the downstream remote address
+//   routename NAME              the matched route's name (StreamInfo)
 //   decode CONFIG_ID            DecodeHeaders (end of stream) -> "status N"
 //   decodeopen CONFIG_ID        DecodeHeaders, a body follows  -> "status N"
 //   data LEN END                DecodeData with a LEN-byte chunk -> "status N"
@@ -36,6 +37,7 @@ typedef struct { char* k; char* v; } kv;
 static kv reqh[MAXH], resph[MAXH];
 static int nreq, nresp;
 static char remote[128] = "192.0.2.1:1000";
+static char routename[128] = "route";
 static uint64_t attempts = 1;
 static char* names[64];
 static long long counts[64];
@@ -119,8 +121,13 @@ CAPIStatus envoyGoFilterHttpSendLocalReply(void* s, int code, void* body, int bl
   return CAPIOK;
 }
 CAPIStatus envoyGoFilterHttpGetStringValue(void* r, int id, uint64_t* vd, int* vl) {
-  if (id != 8) return CAPIValueNotFound; // ValueDownstreamRemoteAddress
-  *vd = (uint64_t)remote; *vl = strlen(remote); return CAPIOK;
+  const char* v;
+  switch (id) {
+  case 1: v = routename; break; // ValueRouteName
+  case 8: v = remote; break;    // ValueDownstreamRemoteAddress
+  default: return CAPIValueNotFound;
+  }
+  *vd = (uint64_t)v; *vl = strlen(v); return CAPIOK;
 }
 CAPIStatus envoyGoFilterHttpGetIntegerValue(void* r, int id, uint64_t* v) {
   if (id != 6) return CAPIValueNotFound; // ValueAttemptCount
@@ -173,6 +180,7 @@ int main(int argc, char** argv) {
     } else if (sscanf(line, "header %2047s %2047[^\n]", a, b) == 2) {
       put(reqh, &nreq, a, b);
     } else if (sscanf(line, "remote %127s", remote) == 1) {
+    } else if (sscanf(line, "routename %127s", routename) == 1) {
     } else if (sscanf(line, "decodeopen %2047s", a) == 1 ||
                (!strncmp(line, "decode ", 7) && sscanf(line, "decode %2047s", a) == 1)) {
       req = calloc(1, sizeof *req);
