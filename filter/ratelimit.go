@@ -153,7 +153,7 @@ func (s *Stream) rateLimitTake(req Request, now int64) (Action, bool) {
 	}
 	for i := 0; i < s.rl.n; i++ {
 		t := s.rl.at(i)
-		if ok, _, _ := t.b.Take(&t.rs.limit, now, t.rs.plan.RequestCost); ok {
+		if ok, _, _ := t.b.Take(&t.rs.limit, now, t.rs.plan.RequestCost, s.cfg.opts.Now); ok {
 			s.rl.taken = i + 1
 			continue
 		}

@@ -18,9 +18,10 @@ func BenchmarkTakeParallel(b *testing.B) {
 	l := NewLimit(1<<40, time.Second)
 	var bk Bucket
 	start := time.Now()
+	clock := func() int64 { return int64(time.Since(start)) }
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			bk.Take(&l, int64(time.Since(start)), 1)
+			bk.Take(&l, clock(), 1, clock)
 		}
 	})
 }
@@ -92,7 +93,8 @@ func BenchmarkAccuracy8Goroutines(b *testing.B) {
 		l := NewLimit(5000, 50*time.Millisecond) // 100k/s, burst 5000
 		var bk Bucket
 		base := time.Now()
-		run(b, func() bool { ok, _, _ := bk.Take(&l, int64(time.Since(base)), 1); return ok })
+		clock := func() int64 { return int64(time.Since(base)) }
+		run(b, func() bool { ok, _, _ := bk.Take(&l, clock(), 1, clock); return ok })
 	})
 	b.Run("x-time-rate", func(b *testing.B) {
 		lim := rate.NewLimiter(perSec, 5000)
@@ -159,7 +161,7 @@ func fakeClockRatio(perG int) float64 {
 			defer wg.Done()
 			n := int64(0)
 			for i := 0; i < perG; i++ {
-				if ok, _, _ := bk.Take(&l, clock.Add(1000), 1); ok {
+				if ok, _, _ := bk.Take(&l, clock.Add(1000), 1, clock.Load); ok {
 					n++
 				}
 			}

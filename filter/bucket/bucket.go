@@ -45,16 +45,32 @@ type Bucket struct {
 // Take takes n tokens if the bucket holds them. It returns whether it did,
 // the whole tokens left afterwards, and the time until the bucket is full
 // again.
-func (b *Bucket) Take(l *Limit, now int64, n uint64) (ok bool, remaining int64, reset time.Duration) {
+//
+// now was read before the bucket, so a concurrent taker with a later time
+// may have moved the bucket on meanwhile; judged at the earlier now, the
+// token it left looks not yet refilled. Admitting at a stale now is safe
+// (it is stricter than the present), so only a refusal is settled again
+// with clock read after the bucket's state: then every time already
+// applied to the bucket is at most that reading, and time never goes
+// backwards inside a bucket. clock is the same clock as now; nil trusts
+// now as is.
+func (b *Bucket) Take(l *Limit, now int64, n uint64, clock func() int64) (ok bool, remaining int64, reset time.Duration) {
 	if l.capacity == 0 || n > l.capacity {
 		return false, 0, time.Duration(l.period)
 	}
 	inc := int64(n) * l.interval
-	for {
+	for fresh := clock == nil; ; {
 		tat := b.tat.Load()
+		if fresh && clock != nil {
+			now = max(now, clock())
+		}
 		base := max(tat, now)
 		next := base + inc
 		if next-now > l.period {
+			if !fresh {
+				fresh = true
+				continue
+			}
 			return false, (l.period - (base - now)) / l.interval, time.Duration(base - now)
 		}
 		if n == 0 || b.tat.CompareAndSwap(tat, next) {

@@ -12,7 +12,7 @@ func TestTableBoundedUnderFlood(t *testing.T) {
 	l := NewLimit(1, time.Hour)
 	for i := 0; i < 200_000; i++ {
 		b := tbl.Get("client-"+strconv.Itoa(i), int64(i))
-		b.Take(&l, int64(i), 1)
+		b.Take(&l, int64(i), 1, nil)
 	}
 	if n := tbl.Len(); n > 1024 || n < 1024-tableShards {
 		t.Fatalf("table holds %d keys, cap 1024", n)
@@ -45,7 +45,7 @@ func TestTableEvictsIdleFirst(t *testing.T) {
 		}
 	}
 	limited := tbl.Get(keys[0], 0)
-	limited.Take(&l, 0, 1) // not full for an hour
+	limited.Take(&l, 0, 1, nil) // not full for an hour
 	for _, k := range keys[1:4] {
 		tbl.Get(k, 0) // full buckets
 	}
