@@ -13,7 +13,7 @@ RATELIMIT_BIN     := $(CURDIR)/$(OUT)/ratelimit/$(RATELIMIT_VERSION)/service_cmd
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline golden golden-eg example
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline bench-floor golden golden-eg example
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -65,21 +65,29 @@ fuzz: ## fuzz the config parser briefly
 bench: ## benchmarks (numbers go in BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./filter/... ./lbhash/... ./plugin/...
 
-# bench-load: bare Envoy vs Envoy + the module vs Envoy's native filters,
-# interleaved (BENCHMARKS.md, "Native cost"). BENCHLOAD_FLAGS adds flags
-# (e.g. -rounds 15); BASELINE=<git revision> also measures the module built
-# from that revision (module-base), in the same rounds.
+# bench-load: bare Envoy, the module without a policy, the two
+# dynamic-module floors, and the module vs Envoy's native filters for all
+# five features and each alone, interleaved, then at a fixed rate
+# (BENCHMARKS.md, "Native cost"). BENCHLOAD_FLAGS adds flags (e.g. -rounds
+# 15, -o FILE for the report); BASELINE=<git revision> also measures the
+# module built from that revision (module-base), in the same rounds.
 BENCHLOAD_FLAGS ?=
 BASELINE ?=
 WITH_BASELINE = -baseline $(CURDIR)/$(OUT)/baseline -configs bare,module,native,module-empty,module-base
-BENCHLOAD = $(GO) run ./e2e/cmd/benchload -envoy $(ENVOY) -modules $(CURDIR)/$(OUT) -btp $(OUT)/btp $(if $(BASELINE),$(WITH_BASELINE))
+BENCHLOAD = $(GO) run ./e2e/cmd/benchload -envoy $(ENVOY) -modules $(CURDIR)/$(OUT) -floor $(CURDIR)/$(OUT)/floor -btp $(OUT)/btp $(if $(BASELINE),$(WITH_BASELINE))
 
-bench-load: envoy dynmod bench-baseline ## Envoy CPU per request: bare vs module vs native filters, interleaved (minutes; not in CI)
+bench-load: envoy dynmod bench-baseline bench-floor ## Envoy CPU per request: bare, floors, module vs native filters per feature, interleaved (minutes; not in CI)
 	$(BENCHLOAD) $(BENCHLOAD_FLAGS)
 
-bench-instructions: envoy dynmod bench-baseline ## instructions per request under callgrind (deterministic), same configurations
+bench-instructions: envoy dynmod bench-baseline bench-floor ## instructions and calls per request under callgrind (deterministic)
 	rm -rf $(OUT)/callgrind && mkdir -p $(OUT)/callgrind
-	$(BENCHLOAD) -callgrind $(CURDIR)/$(OUT)/callgrind -requests 2000 -warmup 300 -rounds 1 -conns 2 $(BENCHLOAD_FLAGS)
+	$(BENCHLOAD) -callgrind $(CURDIR)/$(OUT)/callgrind -requests 2000 -warmup 300 -rounds 1 -conns 2 -configs bare,module-empty,floor-sdk,floor-abi,module,native $(BENCHLOAD_FLAGS)
+
+# The dynamic-module floors: floor-sdk (a do-nothing module on the Envoy Go
+# SDK) and floor-abi (plugin/dynmod -tags btpfloor: one call into Go).
+bench-floor:
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(OUT)/floor/sdk/libbtp_module.so ./e2e/cmd/benchload/floor
+	CGO_ENABLED=1 $(GO) build -tags btpfloor -buildmode=c-shared -o $(OUT)/floor/abi/libbtp_module.so ./plugin/dynmod
 
 # The btp CLI for benchload, and with BASELINE the module built from that
 # revision (git archive: the repository is not touched).

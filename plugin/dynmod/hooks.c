@@ -78,6 +78,11 @@ envoy_dynamic_module_on_http_filter_request_headers(
     envoy_dynamic_module_type_http_filter_module_ptr module, bool end_of_stream) {
   btp_stream* s = (btp_stream*)module;
   uintptr_t route = (uintptr_t)envoy_dynamic_module_callback_get_most_specific_route_config(envoy);
+#ifdef BTP_FLOOR
+  (void)s, (void)end_of_stream;
+  btpFloor(route); // floor.go: benchload's one-crossing floor, enforcing nothing
+  return envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue;
+#endif
   if ((s->config & 1) && (route == 0 || (route & 1))) {
     return envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue; // inert: nothing to enforce
   }

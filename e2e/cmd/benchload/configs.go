@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -29,7 +30,50 @@ const (
 	ModuleEmpty = "module-empty"
 	// ModuleBase: Module with the .so from -baseline (before/after in one run).
 	ModuleBase = "module-base"
+	// FloorSDK: the do-nothing module on the Envoy Go SDK (floor/), in the
+	// chain as ModuleEmpty is: it reads its per-route config and continues.
+	FloorSDK = "floor-sdk"
+	// FloorABI: plugin/dynmod built with -tags btpfloor (our own ABI code):
+	// one call into Go per request that reads the per-route config and
+	// continues; the least a route with a policy can cost through this host.
+	FloorABI = "floor-abi"
 )
+
+// features of the policy (testdata/policy.yaml.tmpl). Module and Native
+// have all five; module-FEATURE and native-FEATURE only that one.
+var features = []string{"ratelimit", "fault", "override", "buffer", "retry"}
+
+// setup is what a configuration's name says: the kind of Envoy and the
+// features its policy has.
+type setup struct {
+	kind     string
+	features map[string]bool
+}
+
+func (s setup) has(f string) bool { return s.features[f] }
+
+// enforcing reports whether the configuration enforces its policy (module
+// or native filters), not only carries the module.
+func (s setup) enforcing() bool { return s.kind == Module || s.kind == ModuleBase || s.kind == Native }
+
+// parseSetup reads a configuration's name (without its @environment).
+func parseSetup(name string) (setup, error) {
+	all := map[string]bool{}
+	for _, f := range features {
+		all[f] = true
+	}
+	switch name {
+	case Bare, Module, Native, ModuleEmpty, ModuleBase, FloorSDK, FloorABI:
+		return setup{kind: name, features: all}, nil
+	}
+	for _, kind := range []string{Module, Native} {
+		if f, ok := strings.CutPrefix(name, kind+"-"); ok && slices.Contains(features, f) {
+			return setup{kind: kind, features: map[string]bool{f: true}}, nil
+		}
+	}
+	return setup{}, fmt.Errorf("unknown configuration %q: allowed %s, and module-F or native-F for F in %s",
+		name, strings.Join(allConfigs, ", "), strings.Join(features, ", "))
+}
 
 //go:embed testdata/policy.yaml.tmpl
 var policyTemplate string
@@ -42,10 +86,14 @@ type ports struct{ listen, admin, backend int }
 
 // bootstrap renders the policy with `btp render` for p and turns it into
 // configuration name's bootstrap.
-func bootstrap(btp, name string, p ports) (string, error) {
+func bootstrap(btp string, su setup, p ports) (string, error) {
 	var res bytes.Buffer
 	tpl := template.Must(template.New("policy").Option("missingkey=error").Parse(policyTemplate))
-	if err := tpl.Execute(&res, map[string]int{"Port": p.listen, "BackendPort": p.backend}); err != nil {
+	has := map[string]bool{}
+	for _, f := range features {
+		has[f] = su.has(f)
+	}
+	if err := tpl.Execute(&res, map[string]any{"Port": p.listen, "BackendPort": p.backend, "Features": has}); err != nil {
 		return "", err
 	}
 	dir, err := os.MkdirTemp("", "benchload-render-*")
@@ -69,8 +117,8 @@ func bootstrap(btp, name string, p ports) (string, error) {
 	if err := yaml.Unmarshal(rendered, &b); err != nil {
 		return "", err
 	}
-	if err := derive(b, name); err != nil {
-		return "", fmt.Errorf("%s: %w (rendered bootstrap:\n%s)", name, err, rendered)
+	if err := derive(b, su); err != nil {
+		return "", fmt.Errorf("%s: %w (rendered bootstrap:\n%s)", su.kind, err, rendered)
 	}
 	if err := loopbackOnly(b); err != nil {
 		return "", err
@@ -80,8 +128,8 @@ func bootstrap(btp, name string, p ports) (string, error) {
 }
 
 // derive edits the rendered bootstrap b (one listener, one route) into
-// configuration name. The listener binds 127.0.0.1.
-func derive(b map[string]any, name string) error {
+// configuration su. The listener binds 127.0.0.1.
+func derive(b map[string]any, su setup) error {
 	listener, err := object(b, "static_resources", "listeners", 0)
 	if err != nil {
 		return err
@@ -114,9 +162,9 @@ func derive(b map[string]any, name string) error {
 			delete(r, "retry_policy")
 		}
 	}
-	switch name {
+	switch su.kind {
 	case Module, ModuleBase:
-	case ModuleEmpty:
+	case ModuleEmpty, FloorSDK, FloorABI:
 		noPolicy()
 		module["value"] = "{}"
 	case Bare:
@@ -125,8 +173,8 @@ func derive(b map[string]any, name string) error {
 		delete(route, "typed_per_filter_config")
 	case Native:
 		var n struct {
-			HTTPFilters    []any          `json:"http_filters"`
-			TypedPerFilter map[string]any `json:"typed_per_filter_config"`
+			HTTPFilters    []map[string]any `json:"http_filters"`
+			TypedPerFilter map[string]any   `json:"typed_per_filter_config"`
 		}
 		if err := yaml.Unmarshal(nativeYAML, &n); err != nil {
 			return fmt.Errorf("testdata/native.yaml: %w", err)
@@ -134,15 +182,45 @@ func derive(b map[string]any, name string) error {
 		// Envoy Gateway sizes the stream's buffer with the buffer filter,
 		// not with the route's request_body_buffer_limit.
 		delete(route, "request_body_buffer_limit")
-		hcm["http_filters"] = append(n.HTTPFilters, router)
-		route["typed_per_filter_config"] = n.TypedPerFilter
+		// The filters of the configuration's features (retry has none:
+		// the route's retry_policy, rendered only when the policy has it).
+		var chain []any
+		perFilter := map[string]any{}
+		for _, f := range n.HTTPFilters {
+			name, _ := f["name"].(string)
+			feature, ok := nativeFeature[name]
+			if !ok {
+				return fmt.Errorf("testdata/native.yaml: filter %q stands in for no feature: allowed %v", name, nativeFeature)
+			}
+			if su.has(feature) {
+				chain = append(chain, f)
+				if c, ok := n.TypedPerFilter[name]; ok {
+					perFilter[name] = c
+				}
+			}
+		}
+		hcm["http_filters"] = append(chain, router)
+		if len(perFilter) > 0 {
+			route["typed_per_filter_config"] = perFilter
+		} else {
+			delete(route, "typed_per_filter_config")
+		}
 	default:
-		return fmt.Errorf("unknown configuration %q: allowed %s", name, strings.Join(allConfigs, ", "))
+		return fmt.Errorf("unknown configuration kind %q", su.kind)
 	}
 	return nil
 }
 
-var allConfigs = []string{Bare, Module, Native, ModuleEmpty, ModuleBase}
+// nativeFeature: which policy feature each native filter stands in for
+// (testdata/native.yaml).
+var nativeFeature = map[string]string{
+	"envoy.filters.http.custom_response": "override",
+	"envoy.filters.http.fault":           "fault",
+	"envoy.filters.http.buffer":          "buffer",
+	"envoy.filters.http.local_ratelimit": "ratelimit",
+}
+
+var allConfigs = []string{Bare, Module, Native, ModuleEmpty, ModuleBase, FloorSDK, FloorABI}
 
 // object walks maps (string keys) and lists (int keys) to an object.
 func object(v any, keys ...any) (map[string]any, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,7 +20,8 @@ import (
 // envoy is one running Envoy of one configuration.
 type envoy struct {
 	name  string // as in -configs
-	kind  string // Bare, Module, ...: name without its @environment
+	kind  string // Bare, Module, ...
+	su    setup  // kind and the policy's features (name without its @environment)
 	ports ports
 	cmd   *exec.Cmd
 	dir   string
@@ -31,7 +34,7 @@ type envoy struct {
 // environment (the module's GODEBUG and search path, and -env).
 // With callgrind set (a directory), Envoy runs under valgrind's callgrind
 // with instrumentation off until measure turns it on.
-func startEnvoy(ctx context.Context, bin, name, bootstrap string, p ports, baseID int, env []string, callgrind string) (*envoy, error) {
+func startEnvoy(ctx context.Context, bin, name string, su setup, bootstrap string, p ports, baseID int, env []string, callgrind string) (*envoy, error) {
 	dir, err := os.MkdirTemp("", "benchload-"+name+"-*")
 	if err != nil {
 		return nil, err
@@ -67,8 +70,7 @@ func startEnvoy(ctx context.Context, bin, name, bootstrap string, p ports, baseI
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	kind, _, _ := strings.Cut(name, "@")
-	e := &envoy{name: name, kind: kind, ports: p, cmd: cmd, dir: dir, done: make(chan struct{})}
+	e := &envoy{name: name, kind: su.kind, su: su, ports: p, cmd: cmd, dir: dir, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		logf.Close()
@@ -183,42 +185,58 @@ func get(url string, header map[string]string) (int, http.Header, string, error)
 	return resp.StatusCode, resp.Header, string(b), err
 }
 
-// backend is the one loopback upstream: 200 "ok", or 500 on /fail (the
-// response override's check).
-func backend(addr string) (func(), error) {
+// backend is the one loopback upstream: 200 "ok", 500 on /fail (the
+// response override's check), 503 on /unavailable counting those requests
+// (the retry check).
+type upstream struct {
+	srv         *http.Server
+	unavailable atomic.Int64
+}
+
+func backend(addr string) (*upstream, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("backend on %s: %w", addr, err)
 	}
 	ok := []byte("ok\n")
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := &upstream{}
+	u.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		if strings.HasSuffix(r.URL.Path, "/fail") {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/fail"):
 			w.WriteHeader(http.StatusInternalServerError)
+		case strings.HasSuffix(r.URL.Path, "/unavailable"):
+			u.unavailable.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		w.Write(ok)
 	})}
-	go srv.Serve(ln)
-	return func() { srv.Close() }, nil
+	go u.srv.Serve(ln)
+	return u, nil
 }
 
-// checkPolicy proves each configuration does what it is meant to before
-// it is measured: all answer the load's request; module and native limit
-// x-tenant: blocked to one request (429 on the second), send x-ratelimit-*
-// headers and override the backend's 500 with the policy's 503; bare and
-// module-empty do none of that.
-func checkPolicy(e *envoy) error {
+func (u *upstream) stop() { u.srv.Close() }
+
+// checkPolicy proves each configuration does what it is meant to before it
+// is measured. All answer the load's request. Where the configuration
+// enforces a feature (module and native with it) it is seen, and elsewhere
+// it is not: the rate limit allows x-tenant: blocked one request (429 on the
+// second) and adds x-ratelimit-* headers; the override turns the backend's
+// 500 into the policy's 503; the request buffer refuses a 2 MiB body with
+// 413; retry repeats a 503 twice. The fault (0%) has nothing to observe.
+func checkPolicy(e *envoy, up *upstream) error {
 	base := "http://" + e.addr()
-	enforcing := e.kind != Bare && e.kind != ModuleEmpty
+	enforces := func(f string) bool { return e.su.enforcing() && e.su.has(f) }
 	code, hdr, _, err := get(base+"/api/items/42", map[string]string{"x-user-id": "user-0"})
 	if err != nil || code != http.StatusOK {
 		return fmt.Errorf("%s: GET /api/items/42: %d %v", e.name, code, err)
 	}
-	if got := hdr.Get("x-ratelimit-limit") != ""; got != enforcing {
-		return fmt.Errorf("%s: x-ratelimit-limit on a 200: %v, want %v", e.name, got, enforcing)
+	rl := enforces("ratelimit")
+	if got := hdr.Get("x-ratelimit-limit") != ""; got != rl {
+		return fmt.Errorf("%s: x-ratelimit-limit on a 200: %v, want %v", e.name, got, rl)
 	}
 	wantSecond := http.StatusOK
-	if enforcing {
+	if rl {
 		wantSecond = http.StatusTooManyRequests
 	}
 	for i, want := range []int{http.StatusOK, wantSecond} {
@@ -229,11 +247,32 @@ func checkPolicy(e *envoy) error {
 	}
 	code, body, err := fetch(base+"/api/fail", nil)
 	wantCode, wantBody := http.StatusInternalServerError, "ok\n"
-	if enforcing {
+	if enforces("override") {
 		wantCode, wantBody = http.StatusServiceUnavailable, `{"error":"backend unavailable"}`
 	}
 	if err != nil || code != wantCode || body != wantBody {
 		return fmt.Errorf("%s: GET /api/fail (backend 500): %d %q %v, want %d %q", e.name, code, body, err, wantCode, wantBody)
+	}
+	before := up.unavailable.Load()
+	code, _, err = fetch(base+"/api/unavailable", nil)
+	tries, wantTries := up.unavailable.Load()-before, int64(1)
+	if enforces("retry") {
+		wantTries = 3
+	}
+	if err != nil || code != http.StatusServiceUnavailable || tries != wantTries {
+		return fmt.Errorf("%s: GET /api/unavailable (backend 503): %d %v, backend asked %d times, want 503 and %d", e.name, code, err, tries, wantTries)
+	}
+	if enforces("buffer") {
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/items", bytes.NewReader(make([]byte, 2<<20)))
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s: POST of 2 MiB: %v", e.name, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			return fmt.Errorf("%s: POST of 2 MiB over the 1Mi request buffer: %d, want 413", e.name, resp.StatusCode)
+		}
 	}
 	return nil
 }

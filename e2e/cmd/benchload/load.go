@@ -184,3 +184,132 @@ func rss(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
+
+// openLoop sends n requests to addr at a fixed rate over conns keep-alive
+// connections: request i is due at start + i/rate on connection i%conns,
+// whether or not earlier answers came back, and its latency runs from when
+// it was due (a connection still waiting for an earlier answer delays it,
+// and that delay counts). It stops after n requests or limit.
+func openLoop(ctx context.Context, addr string, rate float64, n, conns int, limit time.Duration) (result, error) {
+	if rate <= 0 || n <= 0 {
+		return result{}, fmt.Errorf("fixed rate %.1f/s for %d requests: both must be positive", rate, n)
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	reqs := requests()
+	lat := make([]time.Duration, n)
+	answered := make([]bool, n)
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	errs := make(chan error, conns)
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now().Add(10 * time.Millisecond) // every connection dialled
+	var wg sync.WaitGroup
+	for c := 0; c < min(conns, n); c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen, err := openConn(ctx, addr, reqs, c, conns, start, interval, lat, answered)
+			mu.Lock()
+			for k, v := range seen {
+				statuses[k] += v
+			}
+			mu.Unlock()
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	close(errs)
+	done := 0
+	kept := lat[:0]
+	for i, ok := range answered {
+		if ok {
+			kept = append(kept, lat[i])
+			done++
+		}
+	}
+	slices.Sort(kept)
+	r := result{n: done, statuses: statuses, lat: kept, wall: wall}
+	if err := <-errs; err != nil {
+		return r, err
+	}
+	if done < n {
+		return r, fmt.Errorf("only %d of %d requests answered within %v", done, n, limit)
+	}
+	return r, nil
+}
+
+// openConn sends requests c, c+conns, ... of lat on one connection, each
+// when it is due.
+func openConn(ctx context.Context, addr string, reqs [][]byte, c, conns int, start time.Time, interval time.Duration, lat []time.Duration, answered []bool) (map[int]int, error) {
+	seen := map[int]int{}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return seen, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	br := bufio.NewReader(conn)
+	for i := c; i < len(lat); i += conns {
+		due := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return seen, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return seen, nil
+		}
+		if _, err := conn.Write(reqs[i%users]); err != nil {
+			return seen, err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return seen, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return seen, err
+		}
+		lat[i], answered[i] = time.Since(due), true
+		seen[resp.StatusCode]++
+	}
+	return seen, nil
+}
+
+// contextSwitches sums voluntary and nonvoluntary context switches over
+// every thread of process pid (/proc/<pid>/task/*/status): how often
+// Envoy's threads went to sleep or were put off a CPU, i.e. were woken.
+func contextSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, k := range []string{"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"} {
+				if v, ok := strings.CutPrefix(line, k); ok {
+					n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					if err != nil {
+						return 0, fmt.Errorf("/proc/%d/task/%s/status: %q", pid, t.Name(), line)
+					}
+					sum += n
+				}
+			}
+		}
+	}
+	return sum, nil
+}
