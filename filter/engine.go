@@ -114,6 +114,7 @@ const (
 	RetryAllowed
 	RetryNonIdempotent
 	Panics
+	RateLimitTableFull
 	NumCounters // number of counters; not a counter
 )
 
@@ -128,6 +129,7 @@ var counterNames = [NumCounters]string{
 	RetryAllowed:       "btp.retry.allowed",
 	RetryNonIdempotent: "btp.retry.non_idempotent",
 	Panics:             "btp.panics",
+	RateLimitTableFull: "btp.ratelimit.table_full",
 }
 
 // Name is the stat name hosts define the counter under.

@@ -126,8 +126,11 @@ func (s *Stream) rateLimitMatch(req Request, now int64) (Action, bool) {
 	}
 	m := matchState{decoded: &s.qbuf}
 	for _, rs := range l.rules {
-		if b := m.match(rs, req, now); b != nil {
+		if b, own := m.match(rs, req, now); b != nil {
 			s.rl.add(rlTake{rs, b})
+			if !own {
+				s.cfg.inc(RateLimitTableFull)
+			}
 		}
 	}
 	if s.buffering {
@@ -346,14 +349,15 @@ func (m *matchState) keyString() string {
 }
 
 // match returns the bucket the request takes from under rule rs, or nil
-// when the rule does not apply.
-func (m *matchState) match(rs *ruleState, req Request, now int64) *bucket.Bucket {
+// when the rule does not apply; own is false for a Distinct key that found
+// its table full and shares the table's overflow bucket.
+func (m *matchState) match(rs *ruleState, req Request, now int64) (b *bucket.Bucket, own bool) {
 	m.keyLen, m.keyParts, m.keyOver = 0, 0, nil
 	if !m.selector(&rs.plan.Match, req) {
-		return nil
+		return nil, true
 	}
 	if rs.table == nil {
-		return rs.one
+		return rs.one, true
 	}
 	return rs.table.Get(m.keyString(), now)
 }

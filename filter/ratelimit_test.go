@@ -343,15 +343,22 @@ func TestRateLimitDistinctFloodIsBounded(t *testing.T) {
 	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-key","type":"Distinct"}]}],"limit":{"requests":1,"unit":"Hour"}}]}}}`, o)
 	// A client that is being limited.
 	wantKind(t, "victim", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "victim"), true), Continue)
+	admitted := 0
 	for i := 0; i < 100_000; i++ {
-		if a := c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "k"+strconv.Itoa(i)), true); a.Kind != Continue {
-			t.Fatalf("new key %d refused", i)
+		if a := c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "k"+strconv.Itoa(i)), true); a.Kind == Continue {
+			admitted++
 		}
 	}
 	tbl := c.limiter.rules[0].table
 	if n := tbl.Len(); n > 256 || n > tbl.MaxKeys() {
 		t.Fatalf("table holds %d keys, cap 256", n)
 	}
+	// Each key that got a bucket once, plus the one token of the overflow
+	// bucket the others share: no key was handed a second fresh bucket.
+	if admitted > tbl.MaxKeys()+1 {
+		t.Fatalf("%d of 100000 flood requests admitted; at most %d buckets of 1 exist", admitted, tbl.MaxKeys()+1)
+	}
+	wantReply(t, "victim after the flood", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "victim"), true), 429)
 }
 
 func TestRateLimitConcurrentSharedBucket(t *testing.T) {
@@ -437,4 +444,46 @@ func TestRateLimitHeadersOff(t *testing.T) {
 		!strings.Contains(err.Error(), "rateLimit.local.rules[0].xRateLimitHeaders") {
 		t.Errorf("a bad value: %v, want an error naming rateLimit.local.rules[0].xRateLimitHeaders", err)
 	}
+}
+
+// TestRateLimitDistinctFloodKeepsLimitedClient is issue 13's key flood
+// through the engine: a client that used its 2 requests per hour, then
+// 140,000 fresh x-user values sending 2 requests each. The client is
+// refused for its whole window (fresh keys that find the table full share
+// one overflow bucket, counted in btp.ratelimit.table_full, instead of
+// evicting it) and gets its 2 requests back after the window.
+func TestRateLimitDistinctFloodKeepsLimitedClient(t *testing.T) {
+	e := newEnv()
+	e.clock.advance(int64(time.Second))
+	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":2,"unit":"Hour"}}]}}}`, e.opts())
+	send := func(user string) Kind {
+		s := c.NewStream()
+		k := s.OnRequestHeaders(newReq("GET", "/", "x-user", user), true).Kind
+		s.OnStreamComplete(1)
+		return k
+	}
+	for i := 0; i < 2; i++ {
+		wantKind(t, "victim's own request", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-user", "victim"), true), Continue)
+	}
+	admitted := 0
+	for i := 0; i < 140_000; i++ {
+		e.clock.advance(int64(10 * time.Millisecond)) // 23 minutes of flood
+		u := "flood-" + strconv.Itoa(i)
+		send(u)
+		send(u)
+		if i%1000 == 0 && send("victim") == Continue {
+			admitted++
+		}
+	}
+	if admitted > 0 {
+		t.Fatalf("victim admitted %d times within its window during the flood", admitted)
+	}
+	if full := e.stats.get(RateLimitTableFull); full < 2*(140_000-DefaultDistinctKeys) {
+		t.Fatalf("btp.ratelimit.table_full = %d, want every request of a key that found no room (>= %d)", full, 2*(140_000-DefaultDistinctKeys))
+	}
+	e.clock.advance(int64(time.Hour - 140_000*10*time.Millisecond)) // the victim's hour has passed
+	for i := 0; i < 2; i++ {
+		wantKind(t, "victim after its window", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-user", "victim"), true), Continue)
+	}
+	wantReply(t, "victim's third", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-user", "victim"), true), 429)
 }

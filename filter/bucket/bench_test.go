@@ -1,6 +1,7 @@
 package bucket
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,4 +172,30 @@ func fakeClockRatio(perG int) float64 {
 	wg.Wait()
 	elapsed := float64(clock.Load()) / 1e9
 	return float64(admitted.Load()) / (100_000*elapsed + 100)
+}
+
+// BenchmarkTableFloodParallel: fresh keys against a table whose every
+// bucket holds a limited client (the key-flood attack): the cost of a
+// request whose key finds no room.
+func BenchmarkTableFloodParallel(b *testing.B) {
+	tbl := NewTable(4096)
+	l := NewLimit(2, time.Hour)
+	for i := 0; tbl.Len() < tbl.MaxKeys(); i++ {
+		bk, _ := tbl.Get("held-"+strconv.Itoa(i), 0)
+		bk.Take(&l, 0, 2, nil)
+	}
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = "flood-" + strconv.Itoa(i)
+	}
+	var n atomic.Uint64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := n.Add(1) * 7919
+		for pb.Next() {
+			bk, _ := tbl.Get(keys[i%uint64(len(keys))], int64(i))
+			bk.Take(&l, int64(i), 1, nil)
+			i++
+		}
+	})
 }

@@ -113,6 +113,3 @@ func (b *Bucket) Charge(l *Limit, now int64, n uint64) {
 // Full reports whether the bucket has refilled completely by now; a full
 // bucket carries no state and can be dropped.
 func (b *Bucket) Full(now int64) bool { return b.tat.Load() <= now }
-
-// idleSince is how long the bucket has been full (negative: not full).
-func (b *Bucket) idleSince(now int64) int64 { return now - b.tat.Load() }
