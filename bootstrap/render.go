@@ -421,9 +421,12 @@ func socketAddress(host string, port uint32) *corev3.Address {
 }
 
 // mustAny packs a message built here; it cannot fail for generated types.
+// Deterministic, so the same input packs to the same bytes: btp serve then
+// pushes only what changed, an unchanged listener is no listener update
+// (no drain), and an unchanged rule's per-route config is byte-identical.
 func mustAny(m proto.Message) *anypb.Any {
-	a, err := anypb.New(m)
-	if err != nil {
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
 		panic(err)
 	}
 	return a
