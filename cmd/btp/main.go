@@ -1,5 +1,6 @@
 // Command btp turns Gateway API + BackendTrafficPolicy YAML into an Envoy
-// bootstrap, and validates, explains and reports status for that input.
+// bootstrap or serves it to running Envoys over xDS, and validates, explains
+// and reports status for that input.
 //
 // Each subcommand lives in its own file and registers itself from init(), so
 // adding one never touches this file.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/envoy-btp/envoy-btp/bootstrap"
 	"github.com/envoy-btp/envoy-btp/policy"
@@ -17,45 +18,38 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "-f FILE_OR_DIR [-f ...] [--gateway-class NAME] [--strict] [--keep-going] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
+		usage:   "(--xds grpc://HOST:PORT [--node-id ID] [--cluster NAME] [--delta] | -f FILE_OR_DIR [-f ...]) [--gateway-class NAME] [--strict] [--keep-going] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
-			host := fs.String("host", string(bootstrap.HostGolang), "how Envoy runs the btp filter: golang (contrib golang filter) or dynamic-module (stock Envoy)")
-			lib := fs.String("library-path", bootstrap.DefaultLibraryPath, "golang host: path of libbtp.so inside the Envoy container")
-			admin := fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1")
-			rls := fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT")
-			rlsConfig := fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global into `DIR`, one file per domain (the service reads one document per file)")
-			// Envoy Gateway takes these two from its own EnvoyGateway config
-			// (rateLimit.failClosed, rateLimit.timeout), which btp does not read.
-			failClosed := fs.Bool("ratelimit-fail-closed", false, "rateLimit.global: refuse requests (500) when the rate limit service cannot answer; default let them through (Envoy Gateway's EnvoyGateway rateLimit.failClosed)")
-			keep := fs.Bool("keep-going", false, "render even when BackendTrafficPolicies are invalid, as Envoy Gateway does: each one is Invalid in `btp status` and the routes it governs answer 500; every other policy and route renders as usual")
-			timeout := fs.Duration("ratelimit-timeout", 0, "rateLimit.global: timeout of each rate limit service call, e.g. 50ms; default Envoy's 20ms (Envoy Gateway's EnvoyGateway rateLimit.timeout)")
+			rf := renderFlag(fs)
+			xdsURL := fs.String("xds", "", "instead of the static bootstrap, write the small one an Envoy starts with to take everything from `btp serve` at grpc://HOST:PORT (no -f needed)")
+			nodeID := fs.String("node-id", "envoy-btp", "--xds: the Envoy's node id (each Envoy of a fleet its own)")
+			nodeCluster := fs.String("cluster", "envoy-btp", "--xds: the Envoy's node cluster")
+			delta := fs.Bool("delta", false, "--xds: incremental ADS (DELTA_GRPC, only changed resources are sent); default state of the world")
 			return func(s *stdio) error {
-				if len(in.files) == 0 {
-					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin)")
+				if *rf.admin == 0 || *rf.admin > 65535 {
+					return fmt.Errorf("btp render: --admin-port %d: allowed 1-65535", *rf.admin)
 				}
-				if *admin == 0 || *admin > 65535 {
-					return fmt.Errorf("btp render: --admin-port %d: allowed 1-65535", *admin)
+				if *xdsURL != "" {
+					if len(in.files) > 0 {
+						return errors.New("btp render: --xds takes no -f: the Envoy gets the resources from btp serve")
+					}
+					return renderXDS(s, *out, bootstrap.XDSOptions{ServerURL: *xdsURL, NodeID: *nodeID, Cluster: *nodeCluster, AdminPort: uint32(*rf.admin), Delta: *delta})
+				}
+				if len(in.files) == 0 {
+					return errors.New("btp render: no input: give -f FILE_OR_DIR (or -f - for stdin), or --xds grpc://HOST:PORT")
 				}
 				m, err := in.load(s)
 				if err != nil {
-					if err = keepGoing(s, m, err, *keep); err != nil {
+					if err = keepGoing(s, m, err, *rf.keep, nothingRendered); err != nil {
 						return err
 					}
 				}
-				opts := bootstrap.Options{
-					Host:                bootstrap.Host(*host),
-					LibraryPath:         *lib,
-					AdminPort:           uint32(*admin),
-					RateLimitServiceURL: *rls,
-					RateLimitFailClosed: *failClosed,
-					RateLimitTimeout:    *timeout,
-					KeepGoing:           *keep,
-				}
+				opts := rf.options()
 				r, err := bootstrap.RenderAll(m, opts)
 				if err != nil {
-					return refusal(err)
+					return refusal(err, nothingRendered)
 				}
 				for _, e := range r.Isolated {
 					fmt.Fprintf(s.err, "warning: --keep-going: %v; the rule answers 500\n", e)
@@ -68,8 +62,8 @@ func init() {
 				// The service config is written first: a bootstrap whose limits
 				// never reached the service would let every request through.
 				switch {
-				case *rlsConfig != "":
-					if err := writeRateLimitConfigs(*rlsConfig, r.RateLimit); err != nil {
+				case *rf.rlsConfig != "":
+					if err := writeRateLimitConfigs(*rf.rlsConfig, r.RateLimit); err != nil {
 						return fmt.Errorf("btp render: --ratelimit-config: %w", err)
 					}
 				case len(r.RateLimit) > 0:
@@ -89,12 +83,66 @@ func init() {
 	})
 }
 
+// renderFlags are the flags of the static render, shared by render and
+// serve.
+type renderFlags struct {
+	host, lib, rls, rlsConfig *string
+	admin                     *uint
+	failClosed, keep          *bool
+	timeout                   *time.Duration
+}
+
+func renderFlag(fs *flag.FlagSet) *renderFlags {
+	return &renderFlags{
+		host:      fs.String("host", string(bootstrap.HostGolang), "how Envoy runs the btp filter: golang (contrib golang filter) or dynamic-module (stock Envoy)"),
+		lib:       fs.String("library-path", bootstrap.DefaultLibraryPath, "golang host: path of libbtp.so inside the Envoy container"),
+		admin:     fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1"),
+		rls:       fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT"),
+		rlsConfig: fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global into `DIR`, one file per domain (the service reads one document per file)"),
+		// Envoy Gateway takes these two from its own EnvoyGateway config
+		// (rateLimit.failClosed, rateLimit.timeout), which btp does not read.
+		failClosed: fs.Bool("ratelimit-fail-closed", false, "rateLimit.global: refuse requests (500) when the rate limit service cannot answer; default let them through (Envoy Gateway's EnvoyGateway rateLimit.failClosed)"),
+		keep:       fs.Bool("keep-going", false, "render even when BackendTrafficPolicies are invalid, as Envoy Gateway does: each one is Invalid in `btp status` and the routes it governs answer 500; every other policy and route renders as usual"),
+		timeout:    fs.Duration("ratelimit-timeout", 0, "rateLimit.global: timeout of each rate limit service call, e.g. 50ms; default Envoy's 20ms (Envoy Gateway's EnvoyGateway rateLimit.timeout)"),
+	}
+}
+
+func (f *renderFlags) options() bootstrap.Options {
+	return bootstrap.Options{
+		Host:                bootstrap.Host(*f.host),
+		LibraryPath:         *f.lib,
+		AdminPort:           uint32(*f.admin),
+		RateLimitServiceURL: *f.rls,
+		RateLimitFailClosed: *f.failClosed,
+		RateLimitTimeout:    *f.timeout,
+		KeepGoing:           *f.keep,
+	}
+}
+
+// renderXDS writes the xDS bootstrap (render --xds).
+func renderXDS(s *stdio, out string, o bootstrap.XDSOptions) error {
+	b, err := bootstrap.RenderXDS(o)
+	if err != nil {
+		return fmt.Errorf("btp render: --xds: %w", err)
+	}
+	y, err := bootstrap.YAML(b)
+	if err != nil {
+		return err
+	}
+	y = append([]byte(bootstrap.XDSComment(o)), y...)
+	if out == "-" {
+		_, err = s.out.Write(y)
+		return err
+	}
+	return writeAtomic(out, y)
+}
+
 // keepGoing decides whether a Model loaded with err may be rendered: only
 // with --keep-going, and only when every problem is in a
 // BackendTrafficPolicy, which the Model isolates as Envoy Gateway does (the
 // policy is Invalid, its routes answer 500). Those problems are then
 // printed as warnings with the rules that answer 500.
-func keepGoing(s *stdio, m *policy.Model, err error, keep bool) error {
+func keepGoing(s *stdio, m *policy.Model, err error, keep bool, nothing string) error {
 	var list policy.ErrorList
 	if m == nil || !errors.As(err, &list) {
 		return err
@@ -102,9 +150,9 @@ func keepGoing(s *stdio, m *policy.Model, err error, keep bool) error {
 	perPolicy, rest := list.PerPolicy()
 	switch {
 	case !keep:
-		return fmt.Errorf("%w\nbtp render: nothing rendered: %d problem(s) above; --keep-going renders the rest as Envoy Gateway would (the routes of an Invalid BackendTrafficPolicy answer 500)", err, len(list))
+		return fmt.Errorf("%w\n%s: %d problem(s) above; --keep-going renders the rest as Envoy Gateway would (the routes of an Invalid BackendTrafficPolicy answer 500)", err, nothing, len(list))
 	case len(rest) > 0:
-		return fmt.Errorf("%w\nbtp render: nothing rendered, even with --keep-going: %d problem(s) above are not in a BackendTrafficPolicy (--keep-going isolates invalid policies only)", rest, len(rest))
+		return fmt.Errorf("%w\n%s, even with --keep-going: %d problem(s) above are not in a BackendTrafficPolicy (--keep-going isolates invalid policies only)", rest, nothing, len(rest))
 	}
 	for _, e := range perPolicy {
 		fmt.Fprintf(s.err, "warning: %v\n", e)
@@ -115,15 +163,21 @@ func keepGoing(s *stdio, m *policy.Model, err error, keep bool) error {
 	return nil
 }
 
+// How render and serve say that a refused input changed nothing.
+const (
+	nothingRendered = "btp render: nothing rendered"
+	nothingPushed   = "btp serve: nothing pushed"
+)
+
 // refusal adds, to the renderer's errors, how --keep-going would go past
 // the ones about policies.
-func refusal(err error) error {
+func refusal(err error, nothing string) error {
 	var list policy.ErrorList
 	if !errors.As(err, &list) {
 		return err
 	}
 	if perPolicy, _ := list.PerPolicy(); len(perPolicy) > 0 {
-		return fmt.Errorf("%w\nbtp render: nothing rendered: %d problem(s) above; --keep-going renders the routes of the policies named above as a 500, as Envoy Gateway does with a policy that fails translation", err, len(list))
+		return fmt.Errorf("%w\n%s: %d problem(s) above; --keep-going renders the routes of the policies named above as a 500, as Envoy Gateway does with a policy that fails translation", err, nothing, len(list))
 	}
 	return err
 }
