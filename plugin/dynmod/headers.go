@@ -22,22 +22,27 @@ import "unsafe"
 // headerMap is one of a stream's header maps. The first Get fetches every
 // header's view in one call (Envoy iterates its map once) and later Gets
 // scan that copy: one lookup through the ABI costs about as much as
-// fetching a whole typical header map. The views are valid during the
-// callback only; n < 0 means not fetched.
+// fetching a whole typical header map. The request map's views are in the
+// C state, which the hook fills before it calls Go with the request
+// headers, so that Go need not call into C for them. The views are valid
+// during the callback only; n < 0 means not fetched.
 type headerMap struct {
 	envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr
 	kind  C.envoy_dynamic_module_type_http_header_type
-	n     int // headers in views, -1: not fetched, > len(views): too many, ask per name
-	views [maxViews]C.envoy_dynamic_module_type_envoy_http_header
+	n     int          // headers in views, -1: not fetched, > len(views): too many, ask per name
+	views *headerViews // the C state's (request) or own (response)
+	own   headerViews
 }
 
+type headerViews = [maxViews]C.envoy_dynamic_module_type_envoy_http_header
+
 // maxViews bounds the copy; a map with more headers is read per name.
-const maxViews = 48
+const maxViews = C.btp_max_views
 
 func (m *headerMap) Get(name string) (string, bool) {
 	if m.n < 0 {
-		// A plain pointer variable: given &m.views[0], cgo would box a copy
-		// of the whole array for its pointer check, on every call.
+		// A plain pointer variable: given &m.views[0] of a Go array, cgo
+		// would box a copy of the whole array for its pointer check.
 		views := &m.views[0]
 		m.n = int(C.btp_get_headers(m.envoy, m.kind, views, maxViews))
 	}

@@ -6,6 +6,7 @@
 // defaults inert, see config.go) never enters Go; the response body and
 // trailers never do either.
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,15 @@ static void end_stream(btp_stream* s) {
   }
 }
 
+// flush_counts makes the counter increments Go left in s (Envoy's counters
+// see them before the hook returns, as when Go made them itself).
+static void flush_counts(envoy_dynamic_module_type_http_filter_envoy_ptr envoy, btp_stream* s) {
+  for (uint8_t i = 0; i < s->ncount; i++) {
+    envoy_dynamic_module_callback_http_filter_increment_counter(envoy, s->count_id[i], NULL, 0, s->count_n[i]);
+  }
+  s->ncount = 0;
+}
+
 #define GO(s, call) ((s)->depth++, call)
 #define GO_DONE(s) \
   do { if (--(s)->depth == 0 && (s)->free_slot) { (s)->free_slot = false; end_stream(s); } } while (0)
@@ -65,8 +75,9 @@ envoy_dynamic_module_type_http_filter_module_ptr
 envoy_dynamic_module_on_http_filter_new(envoy_dynamic_module_type_http_filter_config_module_ptr config,
                                         envoy_dynamic_module_type_http_filter_envoy_ptr envoy) {
   (void)envoy;
-  btp_stream* s = calloc(1, sizeof *s);
+  btp_stream* s = malloc(sizeof *s);
   if (s != NULL) {
+    memset(s, 0, offsetof(btp_stream, req)); // req is written before it is read
     s->config = (uintptr_t)config;
   }
   return s;
@@ -89,8 +100,11 @@ envoy_dynamic_module_on_http_filter_request_headers(
   if (s->slot == 0 && (s->slot = slot_alloc()) == 0) {
     return envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue;
   }
+  s->nreq = (int32_t)btp_get_headers(envoy, envoy_dynamic_module_type_http_header_type_RequestHeader, s->req,
+                                     btp_max_views);
   envoy_dynamic_module_type_on_http_filter_request_headers_status st =
       GO(s, btpRequestHeaders(envoy, s, route, end_of_stream));
+  flush_counts(envoy, s);
   GO_DONE(s);
   return st;
 }
@@ -107,6 +121,7 @@ envoy_dynamic_module_on_http_filter_request_body(
       envoy, envoy_dynamic_module_type_http_body_type_ReceivedRequestBody);
   envoy_dynamic_module_type_on_http_filter_request_body_status st =
       GO(s, btpRequestBody(envoy, s, n, end_of_stream));
+  flush_counts(envoy, s);
   GO_DONE(s);
   return st;
 }
@@ -120,6 +135,7 @@ envoy_dynamic_module_on_http_filter_request_trailers(
     return envoy_dynamic_module_type_on_http_filter_request_trailers_status_Continue;
   }
   envoy_dynamic_module_type_on_http_filter_request_trailers_status st = GO(s, btpRequestTrailers(envoy, s));
+  flush_counts(envoy, s);
   GO_DONE(s);
   return st;
 }
@@ -159,6 +175,7 @@ envoy_dynamic_module_on_http_filter_response_headers(
   if ((s->later & btp_later_response) || ((s->later & btp_later_override) && may_override(envoy, s))) {
     envoy_dynamic_module_type_on_http_filter_response_headers_status st =
         GO(s, btpResponseHeaders(envoy, s, end_of_stream));
+    flush_counts(envoy, s);
     GO_DONE(s);
     return st;
   }
@@ -201,6 +218,7 @@ void envoy_dynamic_module_on_http_filter_stream_complete(
     envoy_dynamic_module_callback_http_filter_get_attribute_int(
         envoy, envoy_dynamic_module_type_attribute_id_UpstreamRequestAttemptCount, &attempts);
     GO(s, btpStreamComplete(envoy, s, attempts));
+    flush_counts(envoy, s);
     GO_DONE(s);
   }
   s->later = 0;
@@ -226,6 +244,7 @@ void envoy_dynamic_module_on_http_filter_scheduled(
   btp_stream* s = (btp_stream*)module;
   if (s->slot != 0) {
     GO(s, btpScheduled(envoy, s, event_id));
+    flush_counts(envoy, s);
     GO_DONE(s);
   }
 }

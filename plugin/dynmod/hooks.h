@@ -18,6 +18,8 @@ enum {
   btp_max_ranges = 8,    // override status ranges C checks; more: Go sees every response
   btp_max_value = 64,    // bytes of one x-ratelimit-* value C adds
   btp_ratelimit_headers = 3,
+  btp_max_counts = 16,   // counter increments one callback leaves for C; more: Go counts through C itself
+  btp_max_views = 48,    // request headers C fetches for Go; more: Go asks per name
 };
 
 typedef struct btp_stream {
@@ -33,6 +35,16 @@ typedef struct btp_stream {
   uint8_t nadd;
   uint8_t addlen[btp_ratelimit_headers];
   char add[btp_ratelimit_headers][btp_max_value];
+  // Set by Go: counter increments C makes when the Go callback returns
+  // (stream.go IncrementCounters), so counting needs no call from Go into C.
+  uint8_t ncount;
+  uint64_t count_id[btp_max_counts], count_n[btp_max_counts];
+  // The request headers' views, fetched by C before it calls Go with the
+  // request headers (Go would otherwise call into C for them first): nreq
+  // is how many the map has (more than btp_max_views: req holds none).
+  // Last, so a new stream zeroes only what is before it.
+  int32_t nreq;
+  envoy_dynamic_module_type_envoy_http_header req[btp_max_views];
 } btp_stream;
 
 // btp_get_headers copies up to cap header views of one map into out and

@@ -121,8 +121,11 @@ func btpRequestHeaders(envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr, 
 	if route != 0 {
 		s.route = configAt(route).route
 	}
-	s.reqHeaders = headerMap{envoy: envoy, kind: C.envoy_dynamic_module_type_http_header_type_RequestHeader, n: -1}
-	s.rspHeaders = headerMap{envoy: envoy, kind: C.envoy_dynamic_module_type_http_header_type_ResponseHeader, n: -1}
+	// The request map starts with the views the hook fetched (hooks.c).
+	r := &s.reqHeaders
+	r.envoy, r.kind, r.n, r.views = envoy, C.envoy_dynamic_module_type_http_header_type_RequestHeader, int(c.nreq), &c.req
+	p := &s.rspHeaders
+	p.envoy, p.kind, p.n, p.views = envoy, C.envoy_dynamic_module_type_http_header_type_ResponseHeader, -1, &p.own
 	s.a.Start(configAt(c.config).factory, s)
 	st := s.a.OnRequestHeaders(bool(endOfStream))
 	s.exit()
@@ -266,7 +269,20 @@ func (s *stream) Schedule(task func()) {
 	C.envoy_dynamic_module_callback_http_filter_scheduler_commit(s.sched, C.uint64_t(len(s.tasks)-1))
 }
 
+// IncrementCounters leaves the increments in the C state, where the hook
+// makes them when this callback returns (hooks.c flush_counts): a call from
+// Go into C costs the runtime a syscall entry and exit. Only increments that
+// do not fit cross now.
 func (s *stream) IncrementCounters(ids, n []uint64) {
-	idp, np := (*C.uint64_t)(unsafe.Pointer(&ids[0])), (*C.uint64_t)(unsafe.Pointer(&n[0])) // see headerMap.Get
-	C.btp_increment_counters(s.envoy, idp, np, C.size_t(len(ids)))
+	c := s.c
+	for i := range ids {
+		k := int(c.ncount)
+		if k == C.btp_max_counts {
+			idp, np := (*C.uint64_t)(unsafe.Pointer(&ids[i])), (*C.uint64_t)(unsafe.Pointer(&n[i])) // see headerMap.Get
+			C.btp_increment_counters(s.envoy, idp, np, C.size_t(len(ids)-i))
+			return
+		}
+		c.count_id[k], c.count_n[k] = C.uint64_t(ids[i]), C.uint64_t(n[i])
+		c.ncount++
+	}
 }
