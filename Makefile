@@ -47,7 +47,7 @@ envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden a
 reliability: envoy dynmod ## the reliability probes at full size (about 15 minutes; not in make test): docs/reliability.md
 	set -o pipefail; BTP_RELIABILITY=full BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) \
 	  $(GO) test -count=1 -timeout 60m -v -run '^TestReliability' ./e2e/ 2>&1 | tee $(OUT)/reliability.log | \
-	  grep -E '^(--- |    --- |PASS|FAIL|ok )|figure |KNOWN FAILURE'
+	  grep --line-buffered -E '^(--- |    --- |PASS|FAIL|ok )|figure |KNOWN FAILURE'
 
 redis: ## install redis-server from Debian when missing (root; e2e's global rate limit tests)
 	@{ [ -n "$$BTP_REDIS_SERVER" ] || command -v redis-server >/dev/null; } && exit 0; \

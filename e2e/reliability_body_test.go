@@ -28,8 +28,13 @@ func TestReliabilityBodyFlood(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 2))
 	n := scale(48, 400)
 	maxSize := scale(3<<20, 8<<20)
+	// Then as many under the limit as over it, up to maxSize.
 	for len(sizes) < n {
-		sizes = append(sizes, rng.IntN(maxSize+1))
+		if len(sizes)%4 < 2 {
+			sizes = append(sizes, rng.IntN(limit+1))
+		} else {
+			sizes = append(sizes, limit+1+rng.IntN(maxSize-limit))
+		}
 	}
 	conc := scale(8, 32)
 	deadline := time.Now().Add(time.Duration(scale(60, 300)) * time.Second)

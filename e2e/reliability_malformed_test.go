@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,9 +28,9 @@ func TestReliabilityMalformed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 4))
 	for i := range scale(120, 2400) {
 		if i%2 == 0 {
-			cases = append(cases, malformedCase{fmt.Sprintf("random h1 %d", i), randomHTTP1(rng)})
+			cases = append(cases, malformedCase{name: fmt.Sprintf("random h1 %d", i), data: randomHTTP1(rng)})
 		} else {
-			cases = append(cases, malformedCase{fmt.Sprintf("random h2 %d", i), randomHTTP2(rng)})
+			cases = append(cases, malformedCase{name: fmt.Sprintf("random h2 %d", i), data: randomHTTP2(rng)})
 		}
 	}
 
@@ -57,11 +59,20 @@ func TestReliabilityMalformed(t *testing.T) {
 	wg.Wait()
 
 	tally := map[string]int{}
-	for _, res := range results {
+	for i, res := range results {
 		kind, _, _ := strings.Cut(res.outcome, ":")
+		kind, _, _ = strings.Cut(kind, " (")
 		tally[kind]++
 		if kind != "answered" && kind != "closed" {
 			t.Errorf("%s: %s", res.name, res.outcome)
+		}
+		if want := cases[i].want; want != "" && !strings.HasPrefix(res.outcome, want) {
+			msg := fmt.Sprintf("%s: %s, want %s", res.name, res.outcome, want)
+			if contentLengthFixPending {
+				t.Log("KNOWN FAILURE, fix pending (issue 13, point 4): " + msg)
+			} else {
+				t.Error(msg)
+			}
 		}
 	}
 	st := r.Envoy.Stats(t)
@@ -89,7 +100,14 @@ func TestReliabilityMalformed(t *testing.T) {
 type malformedCase struct {
 	name string
 	data []byte
+	// want, if set, is the outcome the class must have (a prefix).
+	want string
 }
+
+// contentLengthFixPending marks issue 13 point 4's Content-Length >= 2^63
+// as not fixed on main yet: the class is checked and reported, but does
+// not fail the probe. Remove it with the fix.
+const contentLengthFixPending = true
 
 // sendRaw writes data on a fresh connection and reports what Envoy did:
 // "answered: <status line>", "closed" (without an answer), or a failure:
@@ -109,23 +127,55 @@ func sendRaw(addr string, data []byte) string {
 		c.(*net.TCPConn).CloseWrite()
 		more := readFor(c, 5*time.Second)
 		got.data = append(got.data, more.data...)
-		got.eof = more.eof
+		got.eof, got.reset = more.eof, more.reset
 	}
-	switch {
-	case bytes.HasPrefix(got.data, []byte("HTTP/1.")):
+	if !got.eof {
+		return fmt.Sprintf("held: neither answered nor closed 5s after the client's FIN (%d bytes read)", len(got.data))
+	}
+	how := "closed"
+	if got.reset {
+		how = "closed (reset)"
+	}
+	if bytes.HasPrefix(got.data, []byte("HTTP/1.")) {
 		line, _, _ := bytes.Cut(got.data, []byte("\r\n"))
 		return "answered: " + string(line)
-	case len(got.data) >= 9 && got.eof:
-		return fmt.Sprintf("answered: HTTP/2 frames (%d bytes)", len(got.data))
-	case got.eof:
-		return "closed"
 	}
-	return fmt.Sprintf("held: neither answered nor closed 5s after the client's FIN (%d bytes read)", len(got.data))
+	if h2 := h2Answer(got.data); h2 != "" {
+		return "answered: HTTP/2 " + h2
+	}
+	return how
+}
+
+// h2Answer summarises the server's HTTP/2 frames: the :status of each
+// response and the GOAWAY or RST_STREAM codes ("" if there are none: the
+// server's SETTINGS alone is no answer).
+func h2Answer(data []byte) string {
+	fr := http2.NewFramer(io.Discard, bytes.NewReader(data))
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	var parts []string
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			parts = append(parts, ":status "+f.PseudoValue("status"))
+		case *http2.GoAwayFrame:
+			parts = append(parts, "GOAWAY "+f.ErrCode.String())
+		case *http2.RSTStreamFrame:
+			parts = append(parts, "RST_STREAM "+f.ErrCode.String())
+		}
+	}
+	if len(parts) > 4 {
+		parts = append(parts[:4], fmt.Sprintf("and %d more", len(parts)-4))
+	}
+	return strings.Join(parts, ", ")
 }
 
 type readResult struct {
-	data []byte
-	eof  bool
+	data       []byte
+	eof, reset bool
 }
 
 func readFor(c net.Conn, d time.Duration) readResult {
@@ -138,7 +188,10 @@ func readFor(c net.Conn, d time.Duration) readResult {
 			out.data = append(out.data, buf[:n]...)
 		}
 		if err != nil {
-			out.eof = err == io.EOF || !isTimeout(err) // a reset closes too
+			// A reset closes too (Envoy closing with our bytes unread);
+			// the kernel then drops what it had received.
+			out.eof = !isTimeout(err)
+			out.reset = errors.Is(err, syscall.ECONNRESET)
 			return out
 		}
 	}
@@ -154,74 +207,76 @@ func malformedHTTP1() []malformedCase {
 	long := func(n int) string { return strings.Repeat("a", n) }
 	req := func(s string) []byte { return []byte(s) }
 	cs := []malformedCase{
-		{"h1 empty lines", req("\r\n\r\n\r\n\r\n")},
-		{"h1 binary garbage", []byte{0, 1, 2, 3, 0xff, 0xfe, 0x80, 0x7f, '\r', '\n', '\r', '\n'}},
-		{"h1 no version", req("GET /\r\n\r\n")},
-		{"h1 HTTP/0.9", req("GET /\r\n")},
-		{"h1 unknown version", req("GET / HTTP/9.9\r\nHost: rel\r\n\r\n")},
-		{"h1 version garbage", req("GET / HTTX/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 lowercase method", req("get / HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 unknown method", req("BREW / HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 method with tab", req("GE\tT / HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 64 KiB method", req(long(64<<10) + " / HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 200 KiB path", req("GET /" + long(200<<10) + " HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 extra spaces in request line", req("GET  /  HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 path without slash", req("GET side HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 absolute URI", req("GET http://rel/side HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 authority form GET", req("GET rel:80 HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 asterisk OPTIONS", req("OPTIONS * HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 CONNECT loopback", req("CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n")},
-		{"h1 dot segments", req("GET /../../../etc/passwd HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 %00 in path", req("GET /side%00x HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 high bytes in path", req("GET /\xff\xfe\x80 HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 fragment in path", req("GET /side#frag HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 bad percent encoding", req("GET /%zz%4 HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 no Host", req("GET /side HTTP/1.1\r\n\r\n")},
-		{"h1 two Hosts", req("GET /side HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")},
-		{"h1 Host with spaces", req("GET /side HTTP/1.1\r\nHost: a b c\r\n\r\n")},
-		{"h1 header without colon", req("GET / HTTP/1.1\r\nHost: rel\r\nnocolon\r\n\r\n")},
-		{"h1 header name with space", req("GET / HTTP/1.1\r\nHost: rel\r\nx key: a\r\n\r\n")},
-		{"h1 empty header name", req("GET / HTTP/1.1\r\nHost: rel\r\n: a\r\n\r\n")},
-		{"h1 NUL in header value", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a\x00b\r\n\r\n")},
-		{"h1 NUL in header name", req("GET / HTTP/1.1\r\nHost: rel\r\nx-k\x00ey: a\r\n\r\n")},
-		{"h1 bare CR in value", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a\rb\r\n\r\n")},
-		{"h1 bare LF line ends", req("GET / HTTP/1.1\nHost: rel\nx-key: a\n\n")},
-		{"h1 obs-fold", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a\r\n folded\r\n\r\n")},
-		{"h1 high bytes in Distinct key", req("GET /flood/header HTTP/1.1\r\nHost: rel\r\nx-key: \xff\xfe\x80\xc3\x28\r\n\r\n")},
-		{"h1 60 KiB Distinct key", req("GET /flood/header HTTP/1.1\r\nHost: rel\r\nx-key: " + long(60<<10) + "\r\n\r\n")},
-		{"h1 100 KiB header", req("GET / HTTP/1.1\r\nHost: rel\r\nx-big: " + long(100<<10) + "\r\n\r\n")},
-		{"h1 200 headers", req("GET / HTTP/1.1\r\nHost: rel\r\n" + strings.Repeat("x-a: b\r\n", 200) + "\r\n")},
-		{"h1 conflicting Content-Length", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")},
-		{"h1 negative Content-Length", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: -1\r\n\r\n")},
-		{"h1 non-numeric Content-Length", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: abc\r\n\r\n")},
-		{"h1 Content-Length with plus", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: +5\r\n\r\nhello")},
-		{"h1 Content-Length two numbers", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 5 5\r\n\r\nhello")},
-		{"h1 Content-Length 2^63", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 9223372036854775808\r\n\r\nabc")},
-		{"h1 Content-Length 2^63-1", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 9223372036854775807\r\n\r\nabc")},
-		{"h1 Content-Length 40 digits", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 1234567890123456789012345678901234567890\r\n\r\n")},
-		{"h1 Content-Length over limit, body cut", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 2000000\r\n\r\n" + long(70000))},
-		{"h1 Content-Length and chunked", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")},
-		{"h1 bad chunk size", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")},
-		{"h1 chunk size overflow", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc\r\n0\r\n\r\n")},
-		{"h1 chunk missing CRLF", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef0\r\n\r\n")},
-		{"h1 chunk extension", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n3;" + long(9000) + "\r\nabc\r\n0\r\n\r\n")},
-		{"h1 chunked without terminator", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")},
-		{"h1 chunked over limit", req("POST /body HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("8000\r\n"+long(0x8000)+"\r\n", 40) + "0\r\n\r\n")},
-		{"h1 bad trailer", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n")},
-		{"h1 gzip, chunked", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")},
-		{"h1 chunked, gzip", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n")},
-		{"h1 xchunked", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n")},
-		{"h1 identity", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: identity\r\n\r\n")},
-		{"h1 smuggled second request", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 0\r\n\r\nGET /x HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n")},
-		{"h1 GET with body", req("GET / HTTP/1.1\r\nHost: rel\r\nContent-Length: 10\r\n\r\n0123456789")},
-		{"h1 Expect 100-continue, no body", req("POST / HTTP/1.1\r\nHost: rel\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")},
-		{"h1 Expect garbage", req("POST / HTTP/1.1\r\nHost: rel\r\nExpect: teapot\r\nContent-Length: 0\r\n\r\n")},
-		{"h1 Upgrade h2c with bad settings", req("GET / HTTP/1.1\r\nHost: rel\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: !!!\r\n\r\n")},
-		{"h1 Upgrade websocket", req("GET / HTTP/1.1\r\nHost: rel\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n\r\n")},
-		{"h1 1000 empty lines first", req(strings.Repeat("\r\n", 1000) + "GET / HTTP/1.1\r\nHost: rel\r\n\r\n")},
-		{"h1 request line ends in CR", req("GET / HTTP/1.1\r")},
-		{"h1 truncated headers", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a")},
-		{"h1 panic header", req("GET /panic HTTP/1.1\r\nHost: rel\r\nx-btp-panic: \r\n\r\n")},
+		{"h1 empty lines", req("\r\n\r\n\r\n\r\n"), ""},
+		{"h1 binary garbage", []byte{0, 1, 2, 3, 0xff, 0xfe, 0x80, 0x7f, '\r', '\n', '\r', '\n'}, ""},
+		{"h1 no version", req("GET /\r\n\r\n"), ""},
+		{"h1 HTTP/0.9", req("GET /\r\n"), ""},
+		{"h1 unknown version", req("GET / HTTP/9.9\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 version garbage", req("GET / HTTX/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 lowercase method", req("get / HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 unknown method", req("BREW / HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 method with tab", req("GE\tT / HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 64 KiB method", req(long(64<<10) + " / HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 200 KiB path", req("GET /" + long(200<<10) + " HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 extra spaces in request line", req("GET  /  HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 path without slash", req("GET side HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 absolute URI", req("GET http://rel/side HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 authority form GET", req("GET rel:80 HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 asterisk OPTIONS", req("OPTIONS * HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 CONNECT loopback", req("CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n"), ""},
+		{"h1 dot segments", req("GET /../../../etc/passwd HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 %00 in path", req("GET /side%00x HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 high bytes in path", req("GET /\xff\xfe\x80 HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 fragment in path", req("GET /side#frag HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 bad percent encoding", req("GET /%zz%4 HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 no Host", req("GET /side HTTP/1.1\r\n\r\n"), ""},
+		{"h1 two Hosts", req("GET /side HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), ""},
+		{"h1 Host with spaces", req("GET /side HTTP/1.1\r\nHost: a b c\r\n\r\n"), ""},
+		{"h1 header without colon", req("GET / HTTP/1.1\r\nHost: rel\r\nnocolon\r\n\r\n"), ""},
+		{"h1 header name with space", req("GET / HTTP/1.1\r\nHost: rel\r\nx key: a\r\n\r\n"), ""},
+		{"h1 empty header name", req("GET / HTTP/1.1\r\nHost: rel\r\n: a\r\n\r\n"), ""},
+		{"h1 NUL in header value", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a\x00b\r\n\r\n"), ""},
+		{"h1 NUL in header name", req("GET / HTTP/1.1\r\nHost: rel\r\nx-k\x00ey: a\r\n\r\n"), ""},
+		{"h1 bare CR in value", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a\rb\r\n\r\n"), ""},
+		{"h1 bare LF line ends", req("GET / HTTP/1.1\nHost: rel\nx-key: a\n\n"), ""},
+		{"h1 obs-fold", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a\r\n folded\r\n\r\n"), ""},
+		{"h1 high bytes in Distinct key", req("GET /flood/header HTTP/1.1\r\nHost: rel\r\nx-key: \xff\xfe\x80\xc3\x28\r\n\r\n"), ""},
+		{"h1 60 KiB Distinct key", req("GET /flood/header HTTP/1.1\r\nHost: rel\r\nx-key: " + long(60<<10) + "\r\n\r\n"), ""},
+		{"h1 100 KiB header", req("GET / HTTP/1.1\r\nHost: rel\r\nx-big: " + long(100<<10) + "\r\n\r\n"), ""},
+		{"h1 200 headers", req("GET / HTTP/1.1\r\nHost: rel\r\n" + strings.Repeat("x-a: b\r\n", 200) + "\r\n"), ""},
+		{"h1 conflicting Content-Length", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"), ""},
+		{"h1 negative Content-Length", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: -1\r\n\r\n"), ""},
+		{"h1 non-numeric Content-Length", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: abc\r\n\r\n"), ""},
+		{"h1 Content-Length with plus", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: +5\r\n\r\nhello"), ""},
+		{"h1 Content-Length two numbers", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 5 5\r\n\r\nhello"), ""},
+		// Over requestBuffer's limit: refused when the headers arrive.
+		{"h1 Content-Length 2^63", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 9223372036854775808\r\n\r\nabc"), "answered: HTTP/1.1 413"},
+		{"h1 Content-Length 2^63-1", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 9223372036854775807\r\n\r\nabc"), "answered: HTTP/1.1 413"},
+		{"h1 Content-Length 2^64", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 18446744073709551616\r\n\r\nabc"), ""},
+		{"h1 Content-Length 40 digits", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 1234567890123456789012345678901234567890\r\n\r\n"), ""},
+		{"h1 Content-Length over limit, body cut", req("POST /body HTTP/1.1\r\nHost: rel\r\nContent-Length: 2000000\r\n\r\n" + long(70000)), ""},
+		{"h1 Content-Length and chunked", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), ""},
+		{"h1 bad chunk size", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"), ""},
+		{"h1 chunk size overflow", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc\r\n0\r\n\r\n"), ""},
+		{"h1 chunk missing CRLF", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef0\r\n\r\n"), ""},
+		{"h1 chunk extension", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n3;" + long(9000) + "\r\nabc\r\n0\r\n\r\n"), ""},
+		{"h1 chunked without terminator", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"), ""},
+		{"h1 chunked over limit", req("POST /body HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("8000\r\n"+long(0x8000)+"\r\n", 40) + "0\r\n\r\n"), ""},
+		{"h1 bad trailer", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n"), ""},
+		{"h1 gzip, chunked", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), ""},
+		{"h1 chunked, gzip", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"), ""},
+		{"h1 xchunked", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"), ""},
+		{"h1 identity", req("POST / HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: identity\r\n\r\n"), ""},
+		{"h1 smuggled second request", req("POST / HTTP/1.1\r\nHost: rel\r\nContent-Length: 0\r\n\r\nGET /x HTTP/1.1\r\nHost: rel\r\nTransfer-Encoding: chunked\r\n\r\n"), ""},
+		{"h1 GET with body", req("GET / HTTP/1.1\r\nHost: rel\r\nContent-Length: 10\r\n\r\n0123456789"), ""},
+		{"h1 Expect 100-continue, no body", req("POST / HTTP/1.1\r\nHost: rel\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n"), ""},
+		{"h1 Expect garbage", req("POST / HTTP/1.1\r\nHost: rel\r\nExpect: teapot\r\nContent-Length: 0\r\n\r\n"), ""},
+		{"h1 Upgrade h2c with bad settings", req("GET / HTTP/1.1\r\nHost: rel\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: !!!\r\n\r\n"), ""},
+		{"h1 Upgrade websocket", req("GET / HTTP/1.1\r\nHost: rel\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n\r\n"), ""},
+		{"h1 1000 empty lines first", req(strings.Repeat("\r\n", 1000) + "GET / HTTP/1.1\r\nHost: rel\r\n\r\n"), ""},
+		{"h1 request line ends in CR", req("GET / HTTP/1.1\r"), ""},
+		{"h1 truncated headers", req("GET / HTTP/1.1\r\nHost: rel\r\nx-key: a"), ""},
+		{"h1 panic header", req("GET /panic HTTP/1.1\r\nHost: rel\r\nx-btp-panic: \r\n\r\n"), ""},
 	}
 	return cs
 }
@@ -259,11 +314,11 @@ func malformedHTTP2() []malformedCase {
 		fr.WriteRawFrame(typ, flags, stream, payload)
 	}
 	c := func(name string, f func(fr *http2.Framer, enc func(...string) []byte)) malformedCase {
-		return malformedCase{"h2 " + name, h2conn(f)}
+		return malformedCase{name: "h2 " + name, data: h2conn(f)}
 	}
 	return []malformedCase{
-		{"h2 preface only", []byte(http2.ClientPreface)},
-		{"h2 bad preface", []byte("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")},
+		{"h2 preface only", []byte(http2.ClientPreface), ""},
+		{"h2 bad preface", []byte("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"), ""},
 		c("SETTINGS length 5", func(fr *http2.Framer, _ func(...string) []byte) {
 			raw(fr, http2.FrameSettings, 0, 0, []byte{0, 1, 0, 0, 0})
 		}),
