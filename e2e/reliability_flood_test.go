@@ -145,8 +145,8 @@ func floodKeys(t *testing.T, r *relEnv, keys int, ask func(hot string) int,
 		t.Errorf("flood: %v", err)
 	}
 	sent := c.get(200) + c.get(429)
-	figure(t, "%d keys, %d requests in %.1fs (%.0f req/s), statuses %v; RSS %.0f MiB before, peak %.0f MiB (+%.0f)",
-		keys, sent, took.Seconds(), float64(sent)/took.Seconds(), c.String(), base, peak, peak-base)
+	figure(t, "%d keys, %d requests in %.1fs (%.0f req/s), statuses %v (btp.ratelimit.table_full %d); RSS %.0f MiB before, peak %.0f MiB (+%.0f)",
+		keys, sent, took.Seconds(), float64(sent)/took.Seconds(), c.String(), r.Envoy.Stats(t)["btp.ratelimit.table_full"], base, peak, peak-base)
 
 	var reset []string
 	for _, h := range append(idle, active) {
@@ -161,12 +161,8 @@ func floodKeys(t *testing.T, r *relEnv, keys int, ask func(hot string) int,
 		if duringOK.Load() == 0 && len(reset) == 0 {
 			return
 		}
-		msg := fmt.Sprintf("exhausted clients got a fresh bucket from the flood (issue 13, point 1): "+
+		t.Errorf("exhausted clients got a fresh bucket from the flood (issue 13, point 1): "+
 			"the active one %d of %d times during it, after it %v", duringOK.Load(), during.Load(), reset)
-		if evictionFixPending {
-			t.Skip("KNOWN FAILURE, fix pending: " + msg)
-		}
-		t.Error(msg)
 	}()
 	// A rule's table holds at most 65,536 keys; unbounded, 200k keys would
 	// still be only tens of MiB, so the bound is loose: it catches a leak
@@ -178,8 +174,3 @@ func floodKeys(t *testing.T, r *relEnv, keys int, ask func(hot string) int,
 		t.Error("envoy not ready after the flood")
 	}
 }
-
-// evictionFixPending marks issue 13 point 1 as not fixed yet on main: the
-// probe runs in full and reports the exhausted clients a flood reset, but
-// skips instead of failing on them. Remove it with the fix.
-const evictionFixPending = true
