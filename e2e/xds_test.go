@@ -36,7 +36,7 @@ func testXDSServe(t *testing.T, delta bool) {
 	in := filepath.Join(dir, "resources.yaml")
 	write := func(limit int, unit string) {
 		t.Helper()
-		v.Values = map[string]any{"limit": limit, "unit": unit}
+		v.Values = map[string]any{"limit": limit, "unit": unit, "extra": false}
 		writeAtomicFile(t, in, harness.Execute(t, "testdata/xds.yaml.tmpl", v))
 	}
 	write(1000, "Hour")
@@ -246,5 +246,95 @@ func writeAtomicFile(t *testing.T, path, data string) {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestXDSNewRouteNo503: a route to a backend of its own appears and then
+// goes under a request loop on its path; every answer is the 404 of no
+// route or the backend's 200, never the 503 of a route whose cluster the
+// Envoy does not have (btp serve sends clusters before the routes that use
+// them, and keeps them after the routes stopped naming them).
+func TestXDSNewRouteNo503(t *testing.T) {
+	bs := harness.StartBackends(t, "be", 2)
+	v := harness.NewVars(t, bs)
+	in := filepath.Join(t.TempDir(), "resources.yaml")
+	write := func(extra bool) {
+		t.Helper()
+		v.Values = map[string]any{"limit": 100000, "unit": "Hour", "extra": extra}
+		writeAtomicFile(t, in, harness.Execute(t, "testdata/xds.yaml.tmpl", v))
+	}
+	v.Values = map[string]any{"limit": 100000, "unit": "Hour", "extra": true}
+	harness.Loopback(t, harness.Render(t, harness.Execute(t, "testdata/xds.yaml.tmpl", v), v.AdminPort),
+		map[string]*harness.Backend{bs[0].Addr(): bs[0], bs[1].Addr(): bs[1]})
+	write(false)
+	srv := startServe(t, in)
+	srv.waitStatus(t, "version 1", func(s serveStatus) bool { return s.Version == "1" })
+	boot, err := exec.Command(harness.BtpBinary(t), "render", "--xds", "grpc://"+srv.xdsAddr, "--node-id", "n503", "--admin-port", strconv.Itoa(v.AdminPort)).Output()
+	if err != nil {
+		t.Fatalf("btp render --xds: %v", err)
+	}
+	harness.StartEnvoy(t, string(boot), v.AdminPort)
+	srv.waitStatus(t, "Envoy acked version 1", func(s serveStatus) bool { return s.acked("n503", "1") })
+
+	url := "http://127.0.0.1:" + strconv.Itoa(v.Port) + "/new"
+	var mu sync.Mutex
+	counts := map[string]int{}
+	last := ""
+	stop := make(chan struct{})
+	loopDone := make(chan struct{})
+	go func() { // bounded: 20,000 requests or 20 s, whichever first
+		defer close(loopDone)
+		c := &http.Client{Timeout: 5 * time.Second}
+		end := time.Now().Add(20 * time.Second)
+		for i := 0; i < 20000 && time.Now().Before(end); i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k := ""
+			if resp, err := c.Get(url); err != nil {
+				k = "error: " + err.Error()
+			} else {
+				resp.Body.Close()
+				k = strconv.Itoa(resp.StatusCode)
+			}
+			mu.Lock()
+			counts[k]++
+			last = k
+			mu.Unlock()
+		}
+	}()
+	seen := func(want string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return last == want
+	}
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if ok() {
+				return
+			}
+		}
+		t.Fatalf("no %s within 10s", what)
+	}
+	waitUntil("404 before the route exists", func() bool { return seen("404") })
+	write(true)
+	waitUntil("200 once the route exists", func() bool { return seen("200") })
+	time.Sleep(200 * time.Millisecond)
+	write(false)
+	waitUntil("404 once the route is gone", func() bool { return seen("404") })
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	<-loopDone
+	t.Logf("GET /new while the route came and went: %v", counts)
+	for k, n := range counts {
+		if k != "200" && k != "404" {
+			t.Errorf("%d answers %q: want only 200 and 404", n, k)
+		}
+	}
+	if counts["200"] == 0 || counts["404"] == 0 {
+		t.Errorf("answers %v: want both 200 and 404", counts)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -26,6 +27,9 @@ type nodes struct {
 	// lastAcked is the last "acked by" line: printed again only when the
 	// version or the set of Envoys changes.
 	lastAcked string
+	// acks is closed (and replaced) on every ACK and closed stream, for
+	// waitAcked.
+	acks chan struct{}
 }
 
 type stream struct {
@@ -44,7 +48,59 @@ type node struct {
 }
 
 func newNodes(l *logger, current func() uint64) *nodes {
-	return &nodes{log: l, current: current, sotw: map[int64]*stream{}, delta: map[int64]*stream{}, byID: map[string]*node{}}
+	return &nodes{log: l, current: current, sotw: map[int64]*stream{}, delta: map[int64]*stream{}, byID: map[string]*node{}, acks: make(chan struct{})}
+}
+
+// wake tells waitAcked to look again (n.mu held).
+func (n *nodes) wake() {
+	close(n.acks)
+	n.acks = make(chan struct{})
+}
+
+// active counts the connected Envoys that have acked something: those a
+// push must not break.
+func (n *nodes) active() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k := 0
+	for _, nd := range n.byID {
+		if nd.streams > 0 && len(nd.acked) > 0 {
+			k++
+		}
+	}
+	return k
+}
+
+// waitAcked waits until every active Envoy acked version (or a later one)
+// for each of types, at most timeout; false when it timed out.
+func (n *nodes) waitAcked(version uint64, types []string, timeout time.Duration) bool {
+	v := strconv.FormatUint(version, 10)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		n.mu.Lock()
+		ok := true
+		for _, nd := range n.byID {
+			if nd.streams == 0 || len(nd.acked) == 0 {
+				continue
+			}
+			for _, t := range types {
+				if olderThan(nd.acked[t], v) {
+					ok = false
+				}
+			}
+		}
+		ch := n.acks
+		n.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 func (n *nodes) open(streams map[int64]*stream, id int64) {
@@ -67,6 +123,7 @@ func (n *nodes) closed(streams map[int64]*stream, id int64) {
 			n.log.printf("btp serve: Envoy %s disconnected", st.node)
 		}
 	}
+	n.wake()
 	n.checkAcked()
 }
 
@@ -103,6 +160,7 @@ func (n *nodes) request(streams map[int64]*stream, id int64, nodeID, nonce strin
 		return
 	}
 	nd.acked[r.typ] = r.version
+	n.wake()
 	if v, ok := nd.nacked[r.typ]; ok && !olderThan(r.version, v) {
 		delete(nd.nacked, r.typ)
 		if len(nd.nacked) == 0 {

@@ -38,10 +38,20 @@ type Server struct {
 
 	pushMu sync.Mutex // one push at a time; held while the cache sends
 
+	// LingerFor is how long a cluster that left the render is still
+	// served (order.go).
+	LingerFor time.Duration
+
+	// Under pushMu: the latest good render, and the clusters that left it
+	// and are still served for a while (order.go).
+	render  *bootstrap.Resources
+	linger  map[string]lingering
+	cleanup *time.Timer
+
 	mu       sync.Mutex
-	version  uint64 // served; 0 until the first good push
-	res      *bootstrap.Resources
-	refused  string // errors of the last refused edit, until a good one
+	version  uint64               // served; 0 until the first good push
+	res      *bootstrap.Resources // served: render, lingering clusters
+	refused  string               // errors of the last refused edit, until a good one
 	policies []*egv1a1.BackendTrafficPolicy
 }
 
@@ -49,7 +59,7 @@ type Server struct {
 // version every connected Envoy acked).
 func New(w io.Writer) *Server {
 	l := &logger{w: w}
-	s := &Server{cache: cachev3.NewSnapshotCache(true, oneKey{}, quiet{}), log: l}
+	s := &Server{cache: cachev3.NewSnapshotCache(true, oneKey{}, quiet{}), log: l, linger: map[string]lingering{}, LingerFor: LingerFor}
 	s.nodes = newNodes(l, s.Version)
 	return s
 }
@@ -61,39 +71,67 @@ func (s *Server) Version() uint64 {
 	return s.version
 }
 
-// Push serves res as the next version when it differs from the served one,
-// and clears a refused edit. policies are the loaded policies with their
-// status. It returns the served version and whether it is new.
+// Push serves res, the latest good render, when it differs from what is
+// served, make before break (order.go), and clears a refused edit.
+// policies are the loaded policies with their status. It returns the
+// served version and whether it is new.
 func (s *Server) Push(res *bootstrap.Resources, policies []*egv1a1.BackendTrafficPolicy) (uint64, bool, error) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
 	s.mu.Lock()
 	s.policies = policies
-	changed := changes(s.res, res)
-	if changed == "" {
-		s.refused = ""
-		v := s.version
-		s.mu.Unlock()
-		return v, false, nil
+	served, before := s.res, s.version
+	s.mu.Unlock()
+	if served != nil && s.nodes.active() > 0 {
+		if bridge := withAdded(served, res); bridge != nil {
+			v, types, err := s.set(bridge, " (clusters first: the routes that use them follow once the Envoys have them)")
+			if err != nil {
+				return s.refuseSet(err)
+			}
+			if !s.nodes.waitAcked(v, types, ackWait) {
+				s.log.printf("btp serve: version %d: not every Envoy acked it within %s; pushing the routes anyway", v, ackWait)
+			}
+		}
 	}
-	next := s.version + 1
+	s.render = res
+	v, err := s.reconcile()
+	if err != nil {
+		return s.refuseSet(err)
+	}
+	s.mu.Lock()
+	s.refused = ""
+	s.mu.Unlock()
+	return v, v != before, nil
+}
+
+func (s *Server) refuseSet(err error) (uint64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused = err.Error()
+	return s.version, false, err
+}
+
+// set serves res as the next version; note ends the push line.
+func (s *Server) set(res *bootstrap.Resources, note string) (uint64, []string, error) {
+	s.mu.Lock()
+	prev, next := s.res, s.version+1
+	s.mu.Unlock()
 	snap, err := NewSnapshot(strconv.FormatUint(next, 10), res)
 	if err != nil {
-		s.refused = err.Error()
-		v := s.version
-		s.mu.Unlock()
-		return v, false, err
+		return 0, nil, err
 	}
-	s.version, s.res, s.refused = next, res, ""
+	changed, types := changes(prev, res)
+	s.mu.Lock()
+	s.version, s.res = next, res
 	s.mu.Unlock()
-	s.log.printf("btp serve: version %d: %d listeners, %d routes, %d clusters, %d endpoints; changed: %s",
-		next, len(res.Listeners), len(res.Routes), len(res.Clusters), len(res.Endpoints), changed)
+	s.log.printf("btp serve: version %d: %d listeners, %d routes, %d clusters, %d endpoints; changed: %s%s",
+		next, len(res.Listeners), len(res.Routes), len(res.Clusters), len(res.Endpoints), changed, note)
 	// Outside s.mu: the cache answers open watches from here, and the
 	// callbacks read the version.
 	if err := s.cache.SetSnapshot(context.Background(), snapshotKey, snap); err != nil {
-		return next, true, err
+		return next, types, err
 	}
-	return next, true, nil
+	return next, types, nil
 }
 
 // Refuse records a bad edit: the served snapshot stays, err is shown on the

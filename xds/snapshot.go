@@ -73,13 +73,13 @@ func NewSnapshot(version string, res *bootstrap.Resources) (*cachev3.Snapshot, e
 
 // changes says what differs from prev to next, by type and name
 // (+added, -removed, changed), "all" for the first snapshot and "" when
-// nothing does.
-func changes(prev, next *bootstrap.Resources) string {
+// nothing does, and the type URLs that differ.
+func changes(prev, next *bootstrap.Resources) (string, []string) {
 	if prev == nil {
-		return "all"
+		return "all", Types
 	}
 	a, b := byType(prev), byType(next)
-	var parts []string
+	var parts, typeURLs []string
 	for _, t := range Types {
 		old := map[string]types.Resource{}
 		for _, r := range a[t] {
@@ -103,6 +103,7 @@ func changes(prev, next *bootstrap.Resources) string {
 		if len(names) == 0 {
 			continue
 		}
+		typeURLs = append(typeURLs, t)
 		sort.Strings(names)
 		const most = 5 // a line stays readable when a shared policy changes many clusters
 		if len(names) > most {
@@ -110,5 +111,5 @@ func changes(prev, next *bootstrap.Resources) string {
 		}
 		parts = append(parts, shortType[t]+" "+strings.Join(names, ", "))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), typeURLs
 }
