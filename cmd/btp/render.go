@@ -22,7 +22,7 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")
-			rf := renderFlag(fs)
+			rf := renderFlag(fs, true)
 			xdsURL := fs.String("xds", "", "instead of the static bootstrap, write the small one an Envoy starts with to take everything from `btp serve` at grpc://HOST:PORT (no -f needed)")
 			nodeID := fs.String("node-id", "envoy-btp", "--xds: the Envoy's node id (each Envoy of a fleet its own)")
 			nodeCluster := fs.String("cluster", "envoy-btp", "--xds: the Envoy's node cluster")
@@ -92,11 +92,17 @@ type renderFlags struct {
 	timeout                   *time.Duration
 }
 
-func renderFlag(fs *flag.FlagSet) *renderFlags {
+// renderFlag declares them on fs; --admin-port only for render (serve sends
+// no admin: it is in each Envoy's own bootstrap).
+func renderFlag(fs *flag.FlagSet, admin bool) *renderFlags {
+	a := uint(bootstrap.DefaultAdminPort)
+	if admin {
+		fs.UintVar(&a, "admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1")
+	}
 	return &renderFlags{
+		admin:     &a,
 		host:      fs.String("host", string(bootstrap.HostGolang), "how Envoy runs the btp filter: golang (contrib golang filter) or dynamic-module (stock Envoy)"),
 		lib:       fs.String("library-path", bootstrap.DefaultLibraryPath, "golang host: path of libbtp.so inside the Envoy container"),
-		admin:     fs.Uint("admin-port", bootstrap.DefaultAdminPort, "admin listener port on 127.0.0.1"),
 		rls:       fs.String("ratelimit-url", bootstrap.DefaultRateLimitServiceURL, "rate limit service for rateLimit.global, grpc://HOST:PORT"),
 		rlsConfig: fs.String("ratelimit-config", "", "write the envoyproxy/ratelimit service config for rateLimit.global into `DIR`, one file per domain (the service reads one document per file)"),
 		// Envoy Gateway takes these two from its own EnvoyGateway config

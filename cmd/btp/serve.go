@@ -22,7 +22,7 @@ func init() {
 		usage:   "-f FILE_OR_DIR [-f ...] [--xds-addr 127.0.0.1:18000] [--status-addr 127.0.0.1:18001] [--host golang|dynamic-module] [render's flags]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
-			rf := renderFlag(fs)
+			rf := renderFlag(fs, false)
 			xdsAddr := fs.String("xds-addr", "127.0.0.1:18000", "ADS (gRPC) listen `ADDRESS`; Envoys started from `btp render --xds grpc://ADDRESS` connect here")
 			statusAddr := fs.String("status-addr", "127.0.0.1:18001", "HTTP `ADDRESS` of GET /status (served version, refused edit, each Envoy's ACKs and NACKs, policy status); empty for none")
 			return func(s *stdio) error {

@@ -109,7 +109,7 @@ func TestServeWatch(t *testing.T) {
 	save(pol, policyDoc("5", "Minute"))
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	in, rf := inputFlag(fs), renderFlag(fs)
+	in, rf := inputFlag(fs), renderFlag(fs, false)
 	if err := fs.Parse([]string{"-f", dir, "--host", "dynamic-module"}); err != nil {
 		t.Fatal(err)
 	}
