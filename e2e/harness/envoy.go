@@ -38,8 +38,8 @@ const startTimeout = 30 * time.Second
 // it with the module directory as ENVOY_DYNAMIC_MODULES_SEARCH_PATH. It
 // returns once the admin endpoint answers /ready with 200; adminPort must be
 // the admin port in the bootstrap. Envoy's log is dumped on test failure.
-// args are extra Envoy flags; Envoy runs with --concurrency 2 unless args
-// set --concurrency.
+// args are extra Envoy flags; Envoy runs with --concurrency 2 and
+// --drain-time-s 0 unless args set them.
 func StartEnvoy(t testing.TB, bootstrapYAML string, adminPort int, args ...string) *Envoy {
 	t.Helper()
 	e := launch(t, bootstrapYAML, args...)
@@ -99,8 +99,10 @@ func launch(t testing.TB, bootstrapYAML string, args ...string) *Envoy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := []string{"-c", cfg, "--use-dynamic-base-id", "--log-level", "warning",
-		"--drain-time-s", "0", "--parent-shutdown-time-s", "1"}
+	argv := []string{"-c", cfg, "--use-dynamic-base-id", "--log-level", "warning", "--parent-shutdown-time-s", "1"}
+	if !slices.Contains(args, "--drain-time-s") {
+		argv = append(argv, "--drain-time-s", "0")
+	}
 	if !slices.Contains(args, "--concurrency") {
 		argv = append(argv, "--concurrency", "2")
 	}

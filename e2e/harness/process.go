@@ -113,3 +113,9 @@ var goDeath = regexp.MustCompile(`(?m)^(panic: |fatal error: ).*`)
 var crashMarks = []string{"Caught Segmentation fault", "Caught Aborted", "Caught Bus error",
 	"Caught Illegal instruction", "Caught Floating point", "Backtrace (use tools/stack_decode.py",
 	"[signal SIGSEGV", "RELEASE_ASSERT"}
+
+// AdminURL is http://127.0.0.1:<admin port><path>, for admin requests
+// other than GET (Admin).
+func (e *Envoy) AdminURL(path string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(e.AdminPort) + path
+}
