@@ -370,4 +370,8 @@ func TestStatusJSON(t *testing.T) {
 	if ref := anc[0].(map[string]any)["ancestorRef"].(map[string]any); ref["name"] != "gw" || ref["kind"] != "Gateway" {
 		t.Fatalf("ancestorRef: %v", ref)
 	}
+	cond := anc[0].(map[string]any)["conditions"].([]any)[0].(map[string]any)
+	if _, has := cond["lastTransitionTime"]; has || cond["type"] != "Accepted" || cond["status"] != "True" {
+		t.Fatalf("condition: %v (want Accepted True, no lastTransitionTime)", cond)
+	}
 }

@@ -2,12 +2,15 @@ package xds
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/envoy-btp/envoy-btp/policy"
 )
 
 // Status is what GET /status returns.
@@ -22,17 +25,37 @@ type Status struct {
 
 // PolicyStatus is one BackendTrafficPolicy's status.ancestors, as `btp
 // status` prints them.
+// Ancestors is JSON: conditions carry no lastTransitionTime (btp keeps no
+// clock of status changes; `btp status` prints none either).
 type PolicyStatus struct {
-	Namespace string                         `json:"namespace"`
-	Name      string                         `json:"name"`
-	Ancestors []gwapiv1.PolicyAncestorStatus `json:"ancestors"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Ancestors json.RawMessage `json:"ancestors"`
+}
+
+func policyStatus(p *egv1a1.BackendTrafficPolicy) PolicyStatus {
+	out := PolicyStatus{Namespace: p.Namespace, Name: p.Name, Ancestors: json.RawMessage("[]")}
+	doc, err := policy.StatusDocument(p)
+	if err != nil {
+		return out
+	}
+	if st, ok := doc["status"].(map[string]any); ok && st["ancestors"] != nil {
+		if b, err := json.Marshal(st["ancestors"]); err == nil {
+			out.Ancestors = b
+		}
+	}
+	return out
 }
 
 // Policy is p as the BackendTrafficPolicy `btp status` prints.
-func (p PolicyStatus) Policy() *egv1a1.BackendTrafficPolicy {
+func (p PolicyStatus) Policy() (*egv1a1.BackendTrafficPolicy, error) {
 	out := &egv1a1.BackendTrafficPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
-	out.Status.Ancestors = p.Ancestors
-	return out
+	var anc []gwapiv1.PolicyAncestorStatus
+	if err := json.Unmarshal(p.Ancestors, &anc); err != nil {
+		return nil, fmt.Errorf("policy %s/%s: ancestors: %w", p.Namespace, p.Name, err)
+	}
+	out.Status.Ancestors = anc
+	return out, nil
 }
 
 // Status is the server's state now.
@@ -40,7 +63,7 @@ func (s *Server) Status() Status {
 	s.mu.Lock()
 	st := Status{Version: strconv.FormatUint(s.version, 10), Error: s.refused, Policies: []PolicyStatus{}}
 	for _, p := range s.policies {
-		st.Policies = append(st.Policies, PolicyStatus{Namespace: p.Namespace, Name: p.Name, Ancestors: p.Status.Ancestors})
+		st.Policies = append(st.Policies, policyStatus(p))
 	}
 	s.mu.Unlock()
 	st.Nodes = s.nodes.status()

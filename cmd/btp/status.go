@@ -86,7 +86,9 @@ func serverStatus(s *stdio, url string) error {
 	}
 	policies := make([]*egv1a1.BackendTrafficPolicy, len(st.Policies))
 	for i, p := range st.Policies {
-		policies[i] = p.Policy()
+		if policies[i], err = p.Policy(); err != nil {
+			return fmt.Errorf("btp status: --server %s: %w", url, err)
+		}
 	}
 	if err := writeStatus(s.out, policies); err != nil {
 		return err
