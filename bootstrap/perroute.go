@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
@@ -91,6 +92,18 @@ func perRouteConfig(c *ruleCtx) {
 	}
 	c.perFilter(name, cfg)
 	c.port.btpFilter = true
+	if p.RateLimit != nil {
+		// Each Envoy route names itself in its config: its buckets then
+		// survive a re-parse of the config (an RDS push), and two routes
+		// with the same policy still count apart.
+		c.perRoute = append(c.perRoute, func(route *routev3.Route) {
+			named := *p
+			named.Route = c.port.name + ":" + route.Name
+			if _, cfg, err := c.r.perRouteFilterConfig(&named); err == nil {
+				route.TypedPerFilterConfig[name] = cfg
+			}
+		})
+	}
 	// Envoy refuses bodies over its own buffer limit (per connection, 1Mi by
 	// default) before the filter sees them; raise it for this route so the
 	// filter's limit is the one that answers, with a flow-control chunk to

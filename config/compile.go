@@ -115,6 +115,7 @@ func Merge(parent, child *Compiled) *Compiled {
 	if child.Debug != nil {
 		m.Debug, src.Debug = child.Debug, cs.Debug
 	}
+	src.Route = cs.Route // the state of the merge belongs to the route
 	m.Source = &src
 	return &m
 }

@@ -23,6 +23,13 @@ type Policy struct {
 
 	// Debug is an envoy-btp extension for tests (see Debug).
 	Debug *Debug `json:"debug,omitempty"`
+
+	// Route names the route the config is for (btp render writes the xDS
+	// route name; an envoy-btp extension). A config parsed again for the
+	// same route, as Envoy does for every route on an RDS push, keeps the
+	// rate-limit buckets of each rule that did not change. Without it every
+	// parse starts with fresh buckets.
+	Route string `json:"route,omitempty"`
 }
 
 // RateLimit mirrors spec.rateLimit. Only type Local is enforced by the filter;

@@ -234,7 +234,7 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 	opts.fill()
 	cfg := &Config{c: c, opts: opts}
 	if c.RateLimit != nil {
-		cfg.limiter = newLimiter(c.RateLimit, &cfg.opts)
+		cfg.limiter = newLimiter(c.RateLimit, &cfg.opts, routeOf(c))
 	}
 	if c.Fault != nil {
 		cfg.fault = newFaultReplies(c.Fault)

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"github.com/envoy-btp/envoy-btp/config"
@@ -33,48 +32,6 @@ type ruleState struct {
 	limit bucket.Limit
 	one   *bucket.Bucket // rules without Distinct selectors
 	table *bucket.Table  // rules with them
-}
-
-// sharedRules holds the state of every `shared: true` rule in the process,
-// keyed by the rule's identity, so all routes carrying the same rule (and
-// configs reloaded later) use the same buckets.
-var sharedRules struct {
-	sync.Mutex
-	m map[string]*ruleState
-}
-
-func newRuleState(p *config.RulePlan, o *Options) *ruleState {
-	if p.Shared {
-		sharedRules.Lock()
-		defer sharedRules.Unlock()
-		if rs := sharedRules.m[p.Key]; rs != nil {
-			return rs
-		}
-	}
-	rs := &ruleState{plan: p, limit: bucket.NewLimit(uint64(p.Requests), p.Unit)}
-	if p.Distinct {
-		rs.table = bucket.NewTable(o.DistinctKeys)
-	} else {
-		rs.one = new(bucket.Bucket)
-	}
-	if p.Shared {
-		if sharedRules.m == nil {
-			sharedRules.m = make(map[string]*ruleState)
-		}
-		sharedRules.m[p.Key] = rs
-	}
-	return rs
-}
-
-func newLimiter(p *config.RateLimitPlan, o *Options) *limiter {
-	l := &limiter{rules: make([]*ruleState, len(p.Rules))}
-	if p.Default != nil {
-		l.def = newRuleState(p.Default, o)
-	}
-	for i := range p.Rules {
-		l.rules[i] = newRuleState(&p.Rules[i], o)
-	}
-	return l
 }
 
 var limitedBody = "local_rate_limited"

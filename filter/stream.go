@@ -225,7 +225,13 @@ func Merge(parent, child *Config) *Config {
 	if child.c.RateLimit != nil {
 		m.limiter = child.limiter
 	} else if m.c.RateLimit != nil {
-		m.limiter = newLimiter(m.c.RateLimit, &m.opts)
+		// The parent's rules, with this route's own state: found again
+		// when the route's config is parsed again.
+		route := routeOf(child.c)
+		if route != "" {
+			route += "\x00inherited"
+		}
+		m.limiter = newLimiter(m.c.RateLimit, &m.opts, route)
 	}
 	if child.c.Fault != nil {
 		m.fault = child.fault
