@@ -36,9 +36,10 @@ type tableShard struct {
 	ring []slot
 	hand int
 	// After a whole sweep without a full bucket, none can be full before
-	// notBefore (the earliest time a swept bucket refills: buckets only
-	// empty, outside the lock, never refill early); until then a new key
-	// goes to the overflow bucket without probing.
+	// notBefore, the earliest refill time the sweep saw (takes outside the
+	// lock only push refill times later); until then a new key goes to the
+	// overflow bucket without probing. swept counts the failed probes since
+	// the last eviction, soonest is their earliest refill time.
 	swept     int
 	soonest   int64
 	notBefore int64
