@@ -71,6 +71,9 @@ func Compile(p *Policy) (*Compiled, error) {
 		return nil, compileBudget(p.RetryBudget)
 	}
 	if p.Debug != nil && p.Debug.PanicHeader != "" {
+		if !validHeaderName(p.Debug.PanicHeader) {
+			return nil, headerNameError("debug.panicHeader", p.Debug.PanicHeader)
+		}
 		c.Debug = &DebugPlan{PanicHeader: strings.ToLower(p.Debug.PanicHeader)}
 	}
 	return c, nil

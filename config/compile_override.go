@@ -207,7 +207,7 @@ func compileOverrides(list []ResponseOverride) ([]OverridePlan, error) {
 
 func compileHeaderMatch(h ResponseOverrideHeaderMatch, path string) (OverrideHeaderPlan, error) {
 	if !validHeaderName(h.Name) {
-		return OverrideHeaderPlan{}, fmt.Errorf("%s.name: %q is not a header name", path, h.Name)
+		return OverrideHeaderPlan{}, headerNameError(path+".name", h.Name)
 	}
 	hp := OverrideHeaderPlan{Name: strings.ToLower(h.Name), Value: h.Value.Value}
 	switch t := deref(h.Value.Type); t {
@@ -230,7 +230,7 @@ func compileHeaderMatch(h ResponseOverrideHeaderMatch, path string) (OverrideHea
 
 func compileHeaderAdd(kv HeaderValue, appendValue bool, path string) (HeaderAddPlan, error) {
 	if !validHeaderName(kv.Name) || strings.HasPrefix(kv.Name, ":") {
-		return HeaderAddPlan{}, fmt.Errorf("%s.name: %q is not a header name a response may set", path, kv.Name)
+		return HeaderAddPlan{}, fmt.Errorf("%s.name: %q is not a header name a response may set: allowed %s", path, kv.Name, tokenChars)
 	}
 	f, err := ParseFormat(kv.Value, path+".value")
 	if err != nil {
@@ -239,7 +239,17 @@ func compileHeaderAdd(kv HeaderValue, appendValue bool, path string) (HeaderAddP
 	return HeaderAddPlan{Name: strings.ToLower(kv.Name), Value: f, Append: appendValue}, nil
 }
 
-// validHeaderName: an HTTP token (RFC 9110), or a pseudo-header.
+// tokenChars says what an HTTP header name (an RFC 9110 token) may hold.
+const tokenChars = "letters, digits and !#$%&'*+-.^_`|~ (an RFC 9110 token)"
+
+// headerNameError refuses a header name no request or response can carry:
+// a match on it could never hold.
+func headerNameError(path, name string) error {
+	return fmt.Errorf("%s: %q is not a header name: allowed %s, or a pseudo-header such as :authority", path, name, tokenChars)
+}
+
+// validHeaderName: an HTTP token (RFC 9110), or a pseudo-header. Case does
+// not matter: Envoy's header maps are lower case, and so are the plans.
 func validHeaderName(n string) bool {
 	n = strings.TrimPrefix(n, ":")
 	if n == "" {

@@ -258,6 +258,9 @@ func compileSelector(sp *SelectorPlan, cs RateLimitSelectCondition, path string)
 		if h.Name == "" {
 			return false, fmt.Errorf("%s.name: required", hp)
 		}
+		if !validHeaderName(h.Name) {
+			return false, headerNameError(hp+".name", h.Name)
+		}
 		plan := HeaderPlan{Name: strings.ToLower(h.Name), Invert: isTrue(h.Invert)}
 		typ := "Exact"
 		if h.Type != nil {

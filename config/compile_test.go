@@ -93,6 +93,37 @@ func TestLoadErrors(t *testing.T) {
 		{`[1]`, `config: want an object, got a list`},
 		{`{"retry":{}} {}`, `more than one value`},
 		{`{"retry":`, `invalid JSON`},
+		// Missing or null required fields (Envoy Gateway's schema requires
+		// them); a missing limit.requests used to be 0: every request a 429.
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"unit":"Second"}}]}}}`, `rateLimit.local.rules[0].limit.requests: required`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":null,"unit":"Second"}}]}}}`, `rateLimit.local.rules[0].limit.requests: required, got null`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":5}}]}}}`, `rateLimit.local.rules[0].limit.unit: required`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"methods":[{"value":"GET"}]}]}]}}}`, `rateLimit.local.rules[0].limit: required`},
+		{`{"rateLimit":{"type":"Local","local":{}}}`, `rateLimit.local.rules: required`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"type":"Distinct"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[0].clientSelectors[0].headers[0].name: required`},
+		{`{"faultInjection":{"delay":{"percentage":50}}}`, `faultInjection.delay.fixedDelay: required`},
+		{`{"requestBuffer":{}}`, `requestBuffer.limit: required`},
+		{`{"responseOverride":[{"match":{"statusCodes":[{"type":"Range","range":{"start":500}}]},"response":{}}]}`, `responseOverride[0].match.statusCodes[0].range.end: required`},
+		{`{"responseOverride":[{"match":{"statusCodes":[{"value":500}]},"response":{"header":{"set":[{"name":"x-a"}]}}}]}`, `responseOverride[0].response.header.set[0].value: required`},
+		// null on an optional field is refused, not taken as the default.
+		{`{"retry":{"numRetries":null}}`, `retry.numRetries: null is not allowed: omit the field for its default`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"requests":1,"unit":"Second"},"shadowMode":null}]}}}`, `rateLimit.local.rules[0].shadowMode: null is not allowed`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x","value":"a","invert":null}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[0].clientSelectors[0].headers[0].invert: null is not allowed`},
+		{`{"timeout":null}`, `timeout: null is not allowed`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[null]}}}`, `rateLimit.local.rules[0]: null is not allowed in a list`},
+		{`null`, `config: null: want an object`},
+		// Header names no request can carry: a match on them never holds.
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x user","type":"Distinct"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[0].clientSelectors[0].headers[0].name: "x user" is not a header name: allowed letters, digits and !#$%&'*+-.^_` + "`" + `|~ (an RFC 9110 token)`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x\u0000id","value":"a"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`rateLimit.local.rules[0].clientSelectors[0].headers[0].name: "x\x00id" is not a header name`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user:","value":"a"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`headers[0].name: "x-user:" is not a header name`},
+		{`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-ü","value":"a"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`,
+			`headers[0].name: "x-ü" is not a header name`},
+		{`{"debug":{"panicHeader":"x panic"}}`, `debug.panicHeader: "x panic" is not a header name`},
 	}
 	for _, tc := range cases {
 		_, err := Load([]byte(tc.in))
@@ -146,11 +177,23 @@ func TestLoadFullConfig(t *testing.T) {
 }
 
 func TestEmptyConfigs(t *testing.T) {
-	for _, in := range []string{``, ` `, `{}`, `null`} {
+	for _, in := range []string{``, ` `, `{}`} {
 		c, err := Load([]byte(in))
 		if err != nil || c.RateLimit != nil || c.Fault != nil || c.Buffer != nil || c.Retry != nil {
 			t.Errorf("Load(%q) = %+v, %v", in, c, err)
 		}
+	}
+}
+
+// Header names match case-insensitively (Envoy's header maps are lower
+// case), and a pseudo-header such as :authority is a name a rule can match.
+func TestHeaderNamesLowered(t *testing.T) {
+	c, err := Load([]byte(`{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"X-User_ID","type":"Distinct"},{"name":":authority","value":"a"}]}],"limit":{"requests":1,"unit":"Second"}}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.RateLimit.Rules[0].Match.Headers; h[0].Name != "x-user_id" || h[1].Name != ":authority" {
+		t.Fatalf("header plans %+v", h)
 	}
 }
 

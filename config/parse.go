@@ -29,7 +29,7 @@ func Parse(data []byte) (*Policy, error) {
 		return nil, errors.New("config: invalid JSON: more than one value")
 	}
 	if raw == nil {
-		return &Policy{}, nil
+		return nil, errors.New("config: null: want an object ({} for no config)")
 	}
 	if err := checkFields(raw, reflect.TypeOf(Policy{}), ""); err != nil {
 		return nil, err
@@ -46,9 +46,16 @@ func Parse(data []byte) (*Policy, error) {
 }
 
 // checkFields walks decoded JSON against the Go type and rejects keys that
-// no field carries. encoding/json alone matches keys case-insensitively and
-// its unknown-field error has no path; the config is hand-written, so both
-// matter.
+// no field carries, fields that are required but missing, and null.
+// encoding/json alone matches keys case-insensitively, takes a missing or
+// null field as its zero value (limit.requests: 0 refuses everything) and
+// its unknown-field error has no path; the config is hand-written, so all
+// of that matters.
+//
+// A field is required when its json tag has no omitempty, as in Envoy
+// Gateway's API types (controller-gen's rule). No field is nullable: null
+// is refused everywhere, also on optional fields, where it would otherwise
+// silently mean the default.
 func checkFields(v any, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -57,9 +64,6 @@ func checkFields(v any, t reflect.Type, path string) error {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			if v == nil {
-				return nil
-			}
 			return fmt.Errorf("%s: want an object, got %s", orRoot(path), jsonKind(v))
 		}
 		fields := jsonFields(t)
@@ -69,26 +73,34 @@ func checkFields(v any, t reflect.Type, path string) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			ft, ok := fields[k]
+			f, ok := fields[k]
 			if !ok {
 				return fmt.Errorf("%s: unknown field %q: allowed %s", join(path, k), k, strings.Join(sortedKeys(fields), ", "))
 			}
-			if err := checkFields(m[k], ft, join(path, k)); err != nil {
+			if m[k] == nil {
+				if f.required {
+					return fmt.Errorf("%s: required, got null", join(path, k))
+				}
+				return fmt.Errorf("%s: null is not allowed: omit the field for its default", join(path, k))
+			}
+			if err := checkFields(m[k], f.typ, join(path, k)); err != nil {
 				return err
 			}
 		}
+		for _, k := range sortedKeys(fields) {
+			if _, set := m[k]; !set && fields[k].required {
+				return fmt.Errorf("%s: required", join(path, k))
+			}
+		}
 	case reflect.String:
-		if _, ok := v.(string); !ok && v != nil {
+		if _, ok := v.(string); !ok {
 			return fmt.Errorf("%s: want a string, got %s", orRoot(path), jsonKind(v))
 		}
 	case reflect.Bool:
-		if _, ok := v.(bool); !ok && v != nil {
+		if _, ok := v.(bool); !ok {
 			return fmt.Errorf("%s: want true or false, got %s", orRoot(path), jsonKind(v))
 		}
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		if v == nil {
-			return nil
-		}
 		n, ok := v.(json.Number)
 		if !ok {
 			return fmt.Errorf("%s: want a number, got %s", orRoot(path), jsonKind(v))
@@ -97,13 +109,14 @@ func checkFields(v any, t reflect.Type, path string) error {
 	case reflect.Slice:
 		a, ok := v.([]any)
 		if !ok {
-			if v == nil {
-				return nil
-			}
 			return fmt.Errorf("%s: want a list, got %s", orRoot(path), jsonKind(v))
 		}
 		for i, e := range a {
-			if err := checkFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			ep := fmt.Sprintf("%s[%d]", path, i)
+			if e == nil {
+				return fmt.Errorf("%s: null is not allowed in a list", ep)
+			}
+			if err := checkFields(e, t.Elem(), ep); err != nil {
 				return err
 			}
 		}
@@ -135,23 +148,28 @@ func checkNumber(n json.Number, t reflect.Type, path string) error {
 	return nil
 }
 
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := make(map[string]reflect.Type, t.NumField())
+type jsonField struct {
+	typ      reflect.Type
+	required bool // no omitempty
+}
+
+func jsonFields(t reflect.Type) map[string]jsonField {
+	out := make(map[string]jsonField, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" || !f.IsExported() {
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		out[name] = f.Type
+		out[name] = jsonField{typ: f.Type, required: !strings.Contains(","+opts+",", ",omitempty,")}
 	}
 	return out
 }
 
-func sortedKeys(m map[string]reflect.Type) []string {
+func sortedKeys(m map[string]jsonField) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
