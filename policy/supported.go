@@ -1,9 +1,11 @@
 package policy
 
 import (
-	"k8s.io/kube-openapi/pkg/validation/spec"
+	"regexp"
 	"sort"
 	"strings"
+
+	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
 // btpSpecFields is every BackendTrafficPolicy spec field envoy-btp handles
@@ -48,6 +50,16 @@ func checkBTPScope(schema *spec.Schema, obj any, e errs) {
 			}
 		}
 	}
+	// A rate-limit header match's name has no pattern in Envoy Gateway's
+	// CRD (Gateway API's header names do), and Envoy accepts any name
+	// without NUL, CR or LF: one with a space renders and never matches.
+	for _, p := range []string{"spec.rateLimit.local.rules[].clientSelectors[].headers[].name", "spec.rateLimit.global.rules[].clientSelectors[].headers[].name"} {
+		walk(obj, strings.Split(p, "."), "", func(path string, n any) {
+			if s, ok := n.(string); ok && s != "" && !headerName.MatchString(s) {
+				e.add(path, "%q is not a header name (no request can carry it): allowed letters, digits and !#$%%&'*+-.^_`|~ (an RFC 9110 token), or a pseudo-header such as :authority", s)
+			}
+		})
+	}
 	walk(obj, strings.Split("spec.responseOverride[].match.statusCodes[]", "."), "", func(path string, s any) {
 		for _, f := range []string{"value", "range.start", "range.end"} {
 			if has(s, f) {
@@ -63,5 +75,9 @@ func checkBTPScope(schema *spec.Schema, obj any, e errs) {
 		}
 	})
 }
+
+// headerName is an RFC 9110 token (Gateway API's HTTPHeaderName pattern),
+// or a pseudo-header.
+var headerName = regexp.MustCompile("^:?[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$")
 
 var lbTypes = []string{"BackendUtilization", "ConsistentHash", "LeastRequest", "Random", "RoundRobin"}
