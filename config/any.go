@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	udpav1 "github.com/cncf/xds/go/udpa/type/v1"
 	xdsv3 "github.com/cncf/xds/go/xds/type/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -61,6 +64,28 @@ func ParseAny(a *anypb.Any) (*Policy, error) {
 	}
 	return nil, fmt.Errorf("config: unsupported config type %q: allowed %s, %s, %s, %s, %s",
 		a.GetTypeUrl(), TypeURLTypedStruct, TypeURLUdpaTypedStruct, TypeURLStruct, TypeURLStringValue, TypeURLBytesValue)
+}
+
+// ParseBytes decodes the config bytes the dynamic-module host receives.
+// Envoy hands a module a StringValue's or BytesValue's contents and a
+// Struct or xds.type.v3.TypedStruct as JSON, but any other Any as its
+// serialized value, without its type URL: bytes that are not JSON are
+// therefore decoded as a udpa.type.v1.TypedStruct, strictly (no unknown
+// fields), so both TypedStructs work in both hosts.
+func ParseBytes(data []byte) (*Policy, error) {
+	if len(bytes.TrimSpace(data)) == 0 || json.Valid(data) {
+		return Parse(data)
+	}
+	var ts udpav1.TypedStruct
+	if err := proto.Unmarshal(data, &ts); err == nil && len(ts.ProtoReflect().GetUnknown()) == 0 {
+		return ParseStruct(ts.GetValue())
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w (nor is it a udpa.type.v1.TypedStruct: allowed JSON in a %s, %s, %s, %s or %s)", err,
+			TypeURLStringValue, TypeURLBytesValue, TypeURLStruct, TypeURLTypedStruct, TypeURLUdpaTypedStruct)
+	}
+	return p, nil
 }
 
 // ParseStruct decodes the config from a google.protobuf.Struct.

@@ -27,6 +27,30 @@ func TestBadConfigRefusedAtLoad(t *testing.T) {
 			want:         []string{"btp per-route config: retries: unknown field", "allowed"},
 		},
 		{
+			name:         "per-route limit.requests missing",
+			filterConfig: `{}`,
+			routeConfig:  `{"rateLimit": {"type": "Local", "local": {"rules": [{"limit": {"unit": "Minute"}}]}}}`,
+			want:         []string{"btp per-route config: rateLimit.local.rules[0].limit.requests: required"},
+		},
+		{
+			name:         "per-route limit.requests null",
+			filterConfig: `{}`,
+			routeConfig:  `{"rateLimit": {"type": "Local", "local": {"rules": [{"limit": {"requests": null, "unit": "Minute"}}]}}}`,
+			want:         []string{"btp per-route config: rateLimit.local.rules[0].limit.requests: required, got null"},
+		},
+		{
+			name:         "per-route header name with a space",
+			filterConfig: `{}`,
+			routeConfig:  `{"rateLimit": {"type": "Local", "local": {"rules": [{"clientSelectors": [{"headers": [{"name": "x user", "type": "Distinct"}]}], "limit": {"requests": 1, "unit": "Minute"}}]}}}`,
+			want:         []string{`btp per-route config: rateLimit.local.rules[0].clientSelectors[0].headers[0].name: "x user" is not a header name`},
+		},
+		{
+			name:         "filter-level null",
+			filterConfig: `{"retry": {"numRetries": null}}`,
+			routeConfig:  `{}`,
+			want:         []string{"btp filter config: retry.numRetries: null is not allowed"},
+		},
+		{
 			name:         "per-route buffer limit",
 			filterConfig: `{}`,
 			routeConfig:  `{"requestBuffer": {"limit": "ten megs"}}`,

@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	udpav1 "github.com/cncf/xds/go/udpa/type/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"github.com/envoy-btp/envoy-btp/filter"
 )
 
@@ -232,5 +236,34 @@ func TestStatusParsing(t *testing.T) {
 		if got := parseStatus(in); got != want {
 			t.Errorf("status(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// Envoy passes a udpa.type.v1.TypedStruct to the module as its serialized
+// bytes; both configs accept it and its errors still name the field.
+func TestUdpaTypedStructConfig(t *testing.T) {
+	typed := func(js string) []byte {
+		t.Helper()
+		st := &structpb.Struct{}
+		if err := st.UnmarshalJSON([]byte(js)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := proto.Marshal(&udpav1.TypedStruct{TypeUrl: "type.googleapis.com/envoy-btp.config", Value: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ff, err := NewFactory(&fakeConfigHandle{}, typed(`{"retry":{"numRetries":2}}`))
+	if err != nil || ff.Inert() {
+		t.Fatalf("filter config: %v (inert %v)", err, err == nil && ff.Inert())
+	}
+	rc, err := ParseRouteConfig(typed(`{"faultInjection":{"abort":{"httpStatus":503}}}`))
+	if err != nil || rc.Inert() {
+		t.Fatalf("per-route config: %v", err)
+	}
+	_, err = ParseRouteConfig(typed(`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"unit":"Second"}}]}}}`))
+	if err == nil || !strings.Contains(err.Error(), "btp per-route config: rateLimit.local.rules[0].limit.requests: required") {
+		t.Errorf("per-route error %v, want it to name rateLimit.local.rules[0].limit.requests", err)
 	}
 }

@@ -6,9 +6,9 @@
 package adapter
 
 import (
-	"bytes"
 	"fmt"
 
+	"github.com/envoy-btp/envoy-btp/config"
 	"github.com/envoy-btp/envoy-btp/filter"
 )
 
@@ -37,11 +37,18 @@ func ParseRouteConfig(raw []byte) (*filter.Config, error) {
 	return cfg, nil
 }
 
+// parse takes the bytes Envoy passes: JSON, or a serialized
+// udpa.type.v1.TypedStruct (config.ParseBytes).
 func parse(raw []byte) (*filter.Config, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = []byte("{}")
+	p, err := config.ParseBytes(raw)
+	if err != nil {
+		return nil, err
 	}
-	return filter.ParseJSON(raw, filter.Options{Stats: &counts, Log: logPanic, HostAddsRateLimitHeaders: true})
+	c, err := config.Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	return filter.NewConfig(c, filter.Options{Stats: &counts, Log: logPanic, HostAddsRateLimitHeaders: true}), nil
 }
 
 // Factory is one filter config: the defaults and Envoy's counter ids.
