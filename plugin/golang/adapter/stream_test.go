@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	udpav1 "github.com/cncf/xds/go/udpa/type/v1"
 	xdsv3 "github.com/cncf/xds/go/xds/type/v3"
 	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -118,12 +119,22 @@ func TestParse(t *testing.T) {
 		a, _ := anypb.New(s)
 		return a
 	}
+	asUdpa := func(js string) *anypb.Any {
+		var m map[string]any
+		json.Unmarshal([]byte(js), &m)
+		s, _ := structpb.NewStruct(m)
+		a, _ := anypb.New(&udpav1.TypedStruct{TypeUrl: "type.googleapis.com/envoy-btp.config", Value: s})
+		return a
+	}
 	tests := []struct {
 		name    string
 		any     *anypb.Any
 		wantErr string
 	}{
 		{"typed struct", typedStruct(t, good), ""},
+		{"udpa typed struct", asUdpa(good), ""},
+		{"udpa typed struct names the field", asUdpa(`{"rateLimit":{"type":"Local","local":{"rules":[{"limit":{"unit":"Second"}}]}}}`),
+			"rateLimit.local.rules[0].limit.requests: required"},
 		{"struct", asStruct(), ""},
 		{"JSON string", asString(), ""},
 		{"bad JSON string", func() *anypb.Any { a, _ := anypb.New(wrapperspb.String(`{"rateLimit":`)); return a }(), "btp: "},
