@@ -78,3 +78,59 @@ func TestNoBufferConfiguredPassesBody(t *testing.T) {
 	wantKind(t, "headers", s.OnRequestHeaders(newReq("POST", "/", "content-length", "999999999"), false), Continue)
 	wantKind(t, "data", s.OnRequestBody(1<<20, false), Continue)
 }
+
+// Every Content-Length that cannot be within the limit is refused at
+// headers time: values of 2^63 and more (which Envoy passes to the filter)
+// with 413, values that are no decimal number (HTTP/2 passes any) with 400;
+// neither waits for a body.
+func TestContentLengthDecidedAtHeaders(t *testing.T) {
+	cases := []struct {
+		length             string
+		status             int // 0: buffered
+		tooLarge, badValue int64
+	}{
+		{"1024", 0, 0, 0},
+		{"0001024", 0, 0, 0},
+		{"1025", 413, 1, 0},
+		{"9223372036854775807", 413, 1, 0},
+		{"9223372036854775808", 413, 1, 0},  // 2^63
+		{"18446744073709551615", 413, 1, 0}, // 2^64-1
+		{"18446744073709551616", 413, 1, 0}, // 2^64
+		{"99999999999999999999999999", 413, 1, 0},
+		{"", 400, 0, 1},
+		{"abc", 400, 0, 1},
+		{"-1", 400, 0, 1},
+		{"+5", 400, 0, 1},
+		{"0x10", 400, 0, 1},
+		{"5, 5", 400, 0, 1},
+		{" 5", 400, 0, 1},
+	}
+	for _, tc := range cases {
+		for _, grpc := range []bool{false, true} {
+			e := newEnv()
+			c := mustConfig(t, `{"requestBuffer":{"limit":"1Ki"}}`, e.opts())
+			s := c.NewStream()
+			h := []string{"content-length", tc.length}
+			if grpc {
+				h = append(h, "content-type", "application/grpc")
+			}
+			a := s.OnRequestHeaders(newReq("POST", "/", h...), false)
+			if tc.status == 0 {
+				wantKind(t, tc.length, a, StopAndBuffer)
+			} else {
+				wantKind(t, tc.length, a, SendReply)
+				wantGRPC := map[int]int{413: 8, 400: 13}[tc.status]
+				if !grpc {
+					wantGRPC = -1
+				}
+				if a.Reply.Status != tc.status || a.Reply.GRPCStatus != wantGRPC {
+					t.Errorf("content-length %q grpc=%v: status %d grpc-status %d, want %d %d", tc.length, grpc, a.Reply.Status, a.Reply.GRPCStatus, tc.status, wantGRPC)
+				}
+			}
+			if got, bad := e.stats.get(BufferTooLarge), e.stats.get(BufferInvalidLength); got != tc.tooLarge || bad != tc.badValue {
+				t.Errorf("content-length %q: too_large %d invalid_length %d, want %d %d", tc.length, got, bad, tc.tooLarge, tc.badValue)
+			}
+			s.OnStreamComplete(1)
+		}
+	}
+}

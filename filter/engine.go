@@ -115,21 +115,23 @@ const (
 	RetryNonIdempotent
 	Panics
 	RateLimitTableFull
+	BufferInvalidLength
 	NumCounters // number of counters; not a counter
 )
 
 var counterNames = [NumCounters]string{
-	RateLimitOK:        "btp.ratelimit.ok",
-	RateLimitOverLimit: "btp.ratelimit.over_limit",
-	RateLimitShadow:    "btp.ratelimit.shadow",
-	FaultDelays:        "btp.fault.delays",
-	FaultAborts:        "btp.fault.aborts",
-	OverrideApplied:    "btp.override.applied",
-	BufferTooLarge:     "btp.buffer.too_large",
-	RetryAllowed:       "btp.retry.allowed",
-	RetryNonIdempotent: "btp.retry.non_idempotent",
-	Panics:             "btp.panics",
-	RateLimitTableFull: "btp.ratelimit.table_full",
+	RateLimitOK:         "btp.ratelimit.ok",
+	RateLimitOverLimit:  "btp.ratelimit.over_limit",
+	RateLimitShadow:     "btp.ratelimit.shadow",
+	FaultDelays:         "btp.fault.delays",
+	FaultAborts:         "btp.fault.aborts",
+	OverrideApplied:     "btp.override.applied",
+	BufferTooLarge:      "btp.buffer.too_large",
+	RetryAllowed:        "btp.retry.allowed",
+	RetryNonIdempotent:  "btp.retry.non_idempotent",
+	Panics:              "btp.panics",
+	RateLimitTableFull:  "btp.ratelimit.table_full",
+	BufferInvalidLength: "btp.buffer.invalid_length",
 }
 
 // Name is the stat name hosts define the counter under.
