@@ -1,8 +1,6 @@
 package adapter
 
 import (
-	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/envoy-btp/envoy-btp/config"
@@ -238,7 +236,7 @@ func (x *Stream) hostPanic(v any) bool {
 	if v == nil {
 		return false
 	}
-	Log(LevelError, fmt.Sprintf("btp: recovered panic in the dynamic-module host: %v\n%s", v, debug.Stack()))
+	filter.LogPanic(logPanic, " in the dynamic-module host", v)
 	counts.Inc(filter.Panics)
 	func() {
 		defer func() { recover() }() // the handle may be what panicked

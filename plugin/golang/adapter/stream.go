@@ -1,8 +1,6 @@
 package adapter
 
 import (
-	"fmt"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -231,7 +229,7 @@ func (f *streamFilter) recoverCallback(st *api.StatusType, cb api.FilterProcessC
 	if v == nil {
 		return
 	}
-	f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
+	filter.LogPanic(f.log, " in the golang host", v)
 	*st = api.LocalReply
 	defer f.recoverQuietly()
 	f.sendReply(cb, filter.PanicReply())
@@ -245,7 +243,7 @@ func (f *streamFilter) recoverAsync(cb api.FilterProcessCallbacks) {
 	if v == nil {
 		return
 	}
-	f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
+	filter.LogPanic(f.log, " in the golang host", v)
 	if f.ended {
 		return
 	}
@@ -255,7 +253,7 @@ func (f *streamFilter) recoverAsync(cb api.FilterProcessCallbacks) {
 
 func (f *streamFilter) recoverQuietly() {
 	if v := recover(); v != nil {
-		f.log(fmt.Sprintf("btp: recovered panic: %v\n%s", v, debug.Stack()))
+		filter.LogPanic(f.log, " in the golang host", v)
 	}
 }
 
