@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/envoy-btp/envoy-btp/policy"
@@ -39,5 +40,18 @@ func TestExampleEnvoyYAML(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("envoy.yaml is stale against examples/: run `make golden` and commit it:\n%s", firstDiff(want, got))
+	}
+}
+
+// The header of every rendered bootstrap says how to stop Envoy without
+// cutting requests (e2e/drain_test.go proves the recipe), with the admin
+// port it was rendered for.
+func TestCommentSaysHowToStop(t *testing.T) {
+	for _, c := range []string{Comment(Options{Host: HostDynamicModule, AdminPort: 19123}), Comment(Options{Host: HostGolang, AdminPort: 19123}), XDSComment(XDSOptions{ServerURL: "grpc://127.0.0.1:18000", AdminPort: 19123})} {
+		for _, w := range []string{"--drain-time-s", "--drain-strategy", "SIGTERM does not", "127.0.0.1:19123/healthcheck/fail", "127.0.0.1:19123/drain_listeners?graceful", "downstream_rq_active"} {
+			if !strings.Contains(c, w) {
+				t.Errorf("comment lacks %q:\n%s", w, c)
+			}
+		}
 	}
 }

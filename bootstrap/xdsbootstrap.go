@@ -130,5 +130,6 @@ func XDSComment(o XDSOptions) string {
 	return "# Rendered by `btp render --xds " + o.ServerURL + "`: this Envoy takes its listeners, routes,\n" +
 		"# clusters, endpoints and secrets from `btp serve` over ADS. Run it with\n" +
 		"# --drain-strategy gradual --drain-time-s 5 (listeners btp serve removes or changes drain\n" +
-		"# for that long); give every Envoy of a fleet its own --node-id.\n"
+		"# for that long); give every Envoy of a fleet its own --node-id.\n" +
+		StopHint(o.AdminPort)
 }

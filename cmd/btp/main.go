@@ -21,6 +21,7 @@ type command struct {
 	name    string
 	summary string // one line for `btp --help`
 	usage   string // arguments after the name, for `btp NAME --help`
+	help    string // more for `btp NAME --help` (optional)
 	// setup declares the command's flags on fs and returns the function
 	// that runs it once the flags are parsed.
 	setup func(fs *flag.FlagSet) func(s *stdio) error
@@ -70,7 +71,11 @@ func run(args []string, s *stdio) int {
 	fs.SetOutput(s.err)
 	exec := c.setup(fs)
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "usage: btp %s %s\n\n%s\n\nflags:\n", c.name, c.usage, c.summary)
+		fmt.Fprintf(w, "usage: btp %s %s\n\n%s\n\n", c.name, c.usage, c.summary)
+		if c.help != "" {
+			fmt.Fprintf(w, "%s\n\n", c.help)
+		}
+		fmt.Fprintf(w, "flags:\n")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}

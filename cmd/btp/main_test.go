@@ -59,6 +59,7 @@ func TestRun(t *testing.T) {
 			err: "spec.connection.socketBufferLimit"},
 		{name: "status", args: []string{"status", "-f", "-"}, stdin: validInput, code: 0, out: "reason: Accepted"},
 		{name: "serve help", args: []string{"serve", "--help"}, code: 0, out: "-xds-addr"},
+		{name: "render help says how to stop Envoy", args: []string{"render", "--help"}, code: 0, out: "SIGTERM does not drain"},
 		{name: "serve without input", args: []string{"serve"}, code: 1, err: "btp serve: no input: give -f FILE_OR_DIR"},
 		{name: "serve refuses stdin", args: []string{"serve", "-f", "-"}, code: 1, err: "stdin cannot be watched"},
 		{name: "render --xds", args: []string{"render", "--xds", "grpc://127.0.0.1:18000", "--node-id", "n1"}, code: 0, out: "id: n1"},

@@ -18,7 +18,14 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "render the input as an Envoy bootstrap (written atomically, or not at all)",
-		usage:   "(--xds grpc://HOST:PORT [--node-id ID] [--cluster NAME] [--delta] | -f FILE_OR_DIR [-f ...]) [--gateway-class NAME] [--strict] [--keep-going] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
+		help: "Running Envoy on the output (the header comment of the file says the same):\n" +
+			"  GODEBUG=cgocheck=0 ENVOY_DYNAMIC_MODULES_SEARCH_PATH=DIR envoy -c envoy.yaml --drain-time-s 15 --drain-strategy immediate\n" +
+			"SIGTERM does not drain: Envoy exits at once and cuts the requests in flight\n" +
+			"(--drain-time-s and --drain-strategy apply to the admin drain, hot restart and\n" +
+			"LDS changes). To stop it without cutting requests, POST /healthcheck/fail and\n" +
+			"/drain_listeners?graceful on the admin port, wait --drain-time-s and until\n" +
+			"http.*.downstream_rq_active is 0, then send SIGTERM (docs/bootstrap.md).",
+		usage: "(--xds grpc://HOST:PORT [--node-id ID] [--cluster NAME] [--delta] | -f FILE_OR_DIR [-f ...]) [--gateway-class NAME] [--strict] [--keep-going] [-o envoy.yaml] [--host golang|dynamic-module] [--library-path PATH] [--admin-port N] [--ratelimit-url grpc://HOST:PORT] [--ratelimit-config DIR] [--ratelimit-fail-closed] [--ratelimit-timeout D]",
 		setup: func(fs *flag.FlagSet) func(*stdio) error {
 			in := inputFlag(fs)
 			out := fs.String("o", "-", "output `FILE`; - for stdout")

@@ -60,18 +60,22 @@ func run(cfg, envoy, modules, listen, admin string, timeout time.Duration) error
 	}
 	defer os.Remove(logf.Name())
 	defer logf.Close()
-	cmd := exec.CommandContext(ctx, envoy, "-c", cfg, "--use-dynamic-base-id", "--concurrency", "2", "--log-level", "warning")
+	// SIGTERM does not drain (docs/bootstrap.md): the demo stops Envoy with
+	// the admin drain first, over a drain time kept short for the demo.
+	drain := []string{"--drain-time-s", "1", "--drain-strategy", "immediate"}
+	cmd := exec.CommandContext(ctx, envoy, append([]string{"-c", cfg, "--use-dynamic-base-id", "--concurrency", "2", "--log-level", "warning"}, drain...)...)
 	cmd.Env = append(os.Environ(), "GODEBUG=cgocheck=0", "ENVOY_DYNAMIC_MODULES_SEARCH_PATH="+modules)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	fmt.Printf("$ GODEBUG=cgocheck=0 ENVOY_DYNAMIC_MODULES_SEARCH_PATH=%s %s -c %s\n", modules, envoy, cfg)
+	fmt.Printf("$ GODEBUG=cgocheck=0 ENVOY_DYNAMIC_MODULES_SEARCH_PATH=%s %s -c %s %s\n", modules, envoy, cfg, strings.Join(drain, " "))
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	defer func() {
+		drainEnvoy(admin, exited)
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -154,6 +158,47 @@ func backend(addr, name string) (func(), error) {
 	})}
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
+}
+
+// drainEnvoy is the graceful stop of docs/bootstrap.md before the
+// SIGTERM: fail the health check, drain the listeners, wait out the drain
+// time and the requests in flight (bounded: 5 s).
+func drainEnvoy(admin string, exited <-chan error) {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	fmt.Printf("\n# stopping: POST %[1]s/healthcheck/fail and %[1]s/drain_listeners?graceful, then SIGTERM once no request is in flight\n", admin)
+	for _, p := range []string{"/healthcheck/fail", "/drain_listeners?graceful"} {
+		if resp, err := c.Post("http://"+admin+p, "text/plain", nil); err == nil {
+			resp.Body.Close()
+		}
+	}
+	start := time.Now()
+	for time.Since(start) < 5*time.Second {
+		select {
+		case <-exited:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		// The listeners' connection managers (http-PORT), not the admin's.
+		resp, err := c.Get("http://" + admin + "/stats?filter=^http%5C.http-.*%5C.downstream_rq_active$")
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if time.Since(start) >= time.Second && allZero(string(body)) { // the drain time is over, nothing in flight
+			return
+		}
+	}
+}
+
+// allZero reports whether every stat line of an admin /stats answer is 0.
+func allZero(stats string) bool {
+	for _, l := range strings.Split(strings.TrimSpace(stats), "\n") {
+		if l != "" && !strings.HasSuffix(l, ": 0") {
+			return false
+		}
+	}
+	return true
 }
 
 func waitReady(ctx context.Context, admin string, exited <-chan error) error {
