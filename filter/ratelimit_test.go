@@ -344,7 +344,7 @@ func TestRateLimitDistinctFloodIsBounded(t *testing.T) {
 	// A client that is being limited.
 	wantKind(t, "victim", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "victim"), true), Continue)
 	admitted := 0
-	for i := 0; i < 100_000; i++ {
+	for i := 0; i < 20_000; i++ {
 		if a := c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "k"+strconv.Itoa(i)), true); a.Kind == Continue {
 			admitted++
 		}
@@ -356,7 +356,7 @@ func TestRateLimitDistinctFloodIsBounded(t *testing.T) {
 	// Each key that got a bucket once, plus the one token of the overflow
 	// bucket the others share: no key was handed a second fresh bucket.
 	if admitted > tbl.MaxKeys()+1 {
-		t.Fatalf("%d of 100000 flood requests admitted; at most %d buckets of 1 exist", admitted, tbl.MaxKeys()+1)
+		t.Fatalf("%d of 20000 flood requests admitted; at most %d buckets of 1 exist", admitted, tbl.MaxKeys()+1)
 	}
 	wantReply(t, "victim after the flood", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-key", "victim"), true), 429)
 }
@@ -447,15 +447,19 @@ func TestRateLimitHeadersOff(t *testing.T) {
 }
 
 // TestRateLimitDistinctFloodKeepsLimitedClient is issue 13's key flood
-// through the engine: a client that used its 2 requests per hour, then
-// 140,000 fresh x-user values sending 2 requests each. The client is
+// through the engine, on a table of 4,096 keys (filter/bucket's
+// TestTableFloodKeepsExhaustedClient floods the default 65,536 with
+// 150,000): a client that used its 2 requests per hour, then 20,000 fresh
+// x-user values sending 2 requests each. The client is
 // refused for its whole window (fresh keys that find the table full share
 // one overflow bucket, counted in btp.ratelimit.table_full, instead of
 // evicting it) and gets its 2 requests back after the window.
 func TestRateLimitDistinctFloodKeepsLimitedClient(t *testing.T) {
 	e := newEnv()
 	e.clock.advance(int64(time.Second))
-	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":2,"unit":"Hour"}}]}}}`, e.opts())
+	o := e.opts()
+	o.DistinctKeys = 4096
+	c := mustConfig(t, `{"rateLimit":{"type":"Local","local":{"rules":[{"clientSelectors":[{"headers":[{"name":"x-user","type":"Distinct"}]}],"limit":{"requests":2,"unit":"Hour"}}]}}}`, o)
 	send := func(user string) Kind {
 		s := c.NewStream()
 		k := s.OnRequestHeaders(newReq("GET", "/", "x-user", user), true).Kind
@@ -465,23 +469,24 @@ func TestRateLimitDistinctFloodKeepsLimitedClient(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		wantKind(t, "victim's own request", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-user", "victim"), true), Continue)
 	}
+	const flood = 20_000
 	admitted := 0
-	for i := 0; i < 140_000; i++ {
-		e.clock.advance(int64(10 * time.Millisecond)) // 23 minutes of flood
+	for i := 0; i < flood; i++ {
+		e.clock.advance(int64(50 * time.Millisecond)) // 17 minutes of flood
 		u := "flood-" + strconv.Itoa(i)
 		send(u)
 		send(u)
-		if i%1000 == 0 && send("victim") == Continue {
+		if i%200 == 0 && send("victim") == Continue {
 			admitted++
 		}
 	}
 	if admitted > 0 {
 		t.Fatalf("victim admitted %d times within its window during the flood", admitted)
 	}
-	if full := e.stats.get(RateLimitTableFull); full < 2*(140_000-DefaultDistinctKeys) {
-		t.Fatalf("btp.ratelimit.table_full = %d, want every request of a key that found no room (>= %d)", full, 2*(140_000-DefaultDistinctKeys))
+	if full := e.stats.get(RateLimitTableFull); full < 2*(flood-4096) {
+		t.Fatalf("btp.ratelimit.table_full = %d, want every request of a key that found no room (>= %d)", full, 2*(flood-4096))
 	}
-	e.clock.advance(int64(time.Hour - 140_000*10*time.Millisecond)) // the victim's hour has passed
+	e.clock.advance(int64(time.Hour - flood*50*time.Millisecond)) // the victim's hour has passed
 	for i := 0; i < 2; i++ {
 		wantKind(t, "victim after its window", c.NewStream().OnRequestHeaders(newReq("GET", "/", "x-user", "victim"), true), Continue)
 	}
