@@ -204,6 +204,7 @@ type Config struct {
 	// pre-check); overAny: any status may.
 	overStatus []config.StatusRange
 	overAny    bool
+	inert      bool // see Inert; decided once, hosts ask per request
 	merged     mergeCache
 }
 
@@ -243,6 +244,7 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 	}
 	cfg.over = newOverrideReplies(c.Overrides)
 	cfg.overStatus, cfg.overAny = overrideStatuses(cfg.over)
+	cfg.inert = inertPolicy(c)
 	return cfg
 }
 
@@ -250,8 +252,10 @@ func NewConfig(c *config.Compiled, opts Options) *Config {
 // A host may then skip the engine for a request whose route config and
 // filter-level defaults are both inert. Decided from the policy's JSON form
 // so a feature added later cannot be skipped by mistake.
-func (c *Config) Inert() bool {
-	b, err := json.Marshal(c.c.Source)
+func (c *Config) Inert() bool { return c.inert }
+
+func inertPolicy(c *config.Compiled) bool {
+	b, err := json.Marshal(c.Source)
 	return err == nil && string(b) == "{}"
 }
 

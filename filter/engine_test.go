@@ -77,5 +77,14 @@ func TestInertOnlyWithoutAnyFeature(t *testing.T) {
 		if got := c.Inert(); got != want {
 			t.Errorf("%s: Inert() = %v, want %v", raw, got, want)
 		}
+		// merged under empty defaults, and as the defaults of an empty route
+		empty, _ := ParseJSON([]byte(`{}`), Options{})
+		empty2, _ := ParseJSON([]byte(`{}`), Options{})
+		if got := Merge(empty, c).Inert(); got != want {
+			t.Errorf("{} + %s: Inert() = %v, want %v", raw, got, want)
+		}
+		if got := Merge(c, empty2).Inert(); got != want {
+			t.Errorf("%s + {}: Inert() = %v, want %v", raw, got, want)
+		}
 	}
 }

@@ -244,6 +244,7 @@ func Merge(parent, child *Config) *Config {
 		m.over = parent.over
 	}
 	m.overStatus, m.overAny = overrideStatuses(m.over)
+	m.inert = inertPolicy(m.c)
 	// Racing first requests must all get the same merged config (one set
 	// of per-route buckets), so only one build is published.
 	got, _ := child.merged.all.LoadOrStore(parent, m)

@@ -5,23 +5,49 @@ import (
 	"strings"
 
 	"github.com/envoyproxy/envoy/contrib/golang/common/go/api"
+
+	"github.com/envoy-btp/envoy-btp/config"
 )
 
 // requestView is the engine's filter.Request over the SDK's header map. It
 // fetches one header at a time (GetRaw is a single lookup in Envoy's map;
 // Get would first copy every header of the request into Go), so a request
 // costs only the headers its rules name.
+//
+// Values point into Envoy's header map (no copy): the engine uses them
+// during the call and copies what it keeps, as on the dynamic-module host.
+// Each header is fetched at most once per request: the last few answers
+// are kept (a rule and an override reading the same header cost one call).
 type requestView struct {
 	h  api.RequestHeaderMap
 	cb api.FilterCallbackHandler
+
+	seen  int // answers kept in names/vals, reset with each request's headers
+	names [4]string
+	vals  [4]string
 }
 
 func (r *requestView) Header(name string) (string, bool) {
-	return header(r.h, name)
+	v := r.get(name)
+	return v, v != ""
 }
 
-func (r *requestView) Method() string { return clone(r.h.GetRaw(":method")) }
-func (r *requestView) Path() string   { return clone(r.h.GetRaw(":path")) }
+func (r *requestView) get(name string) string {
+	for i := range min(r.seen, len(r.names)) {
+		if r.names[i] == name {
+			return r.vals[i]
+		}
+	}
+	v := r.h.GetRaw(name)
+	if r.seen < len(r.names) {
+		r.names[r.seen], r.vals[r.seen] = name, v
+		r.seen++
+	}
+	return v
+}
+
+func (r *requestView) Method() string { return r.get(":method") }
+func (r *requestView) Path() string   { return r.get(":path") }
 
 func (r *requestView) SourceAddress() string {
 	return r.cb.StreamInfo().DownstreamRemoteAddress()
@@ -34,11 +60,9 @@ func (r *requestView) Protocol() string {
 	return p
 }
 
-// SetHeader copies the value: the engine's may alias its scratch memory, and
-// the SDK's Set keeps the string in its Go-side copy of the header map (which
-// Set itself fills, copying every header into Go the first time a callback
-// writes one: the SDK's price for writing, unavoidable through its API).
-func (r *requestView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) }
+// SetHeader writes through setHeader (see there). A header the engine set
+// is not read back, so the kept answers need no update.
+func (r *requestView) SetHeader(name, value string) { setHeader(r.h, name, value) }
 
 // responseView is the engine's filter.ResponseHeaders.
 type responseView struct {
@@ -55,7 +79,34 @@ func (r *responseView) ResponseCodeDetails() string {
 
 func (r *responseView) Header(name string) (string, bool) { return header(r.h, name) }
 
-func (r *responseView) SetHeader(name, value string) { r.h.Set(name, strings.Clone(value)) } // see requestView.SetHeader
+func (r *responseView) SetHeader(name, value string) { setHeader(r.h, name, value) }
+
+// SetHeaderDirect, when set (plugin/golang sets it to a call straight into
+// the golang filter's C API), writes a header of one of the SDK's own maps
+// and reports true; false: h is not one it knows. It exists because the
+// SDK's Set first copies every header of the map into Go (the first time a
+// callback writes one) to keep a Go-side copy this adapter never reads.
+var SetHeaderDirect func(h api.HeaderMap, name, value string) bool
+
+// setHeader writes a header. Through the SDK's Set the value is copied: the
+// engine's may alias its scratch memory, and Set keeps the string in its
+// Go-side copy of the map.
+func setHeader(h api.HeaderMap, name, value string) {
+	if SetHeaderDirect != nil && SetHeaderDirect(h, name, value) {
+		return
+	}
+	h.Set(name, strings.Clone(value))
+}
+
+// inRanges reports whether status is in one of ranges.
+func inRanges(ranges []config.StatusRange, status int) bool {
+	for _, r := range ranges {
+		if status >= r.Lo && status <= r.Hi {
+			return true
+		}
+	}
+	return false
+}
 
 // responseStatus reads :status with GetRaw: the SDK's Status() goes through
 // Get, which would copy every response header into Go on every response.
@@ -71,18 +122,8 @@ func responseStatus(h api.ResponseHeaderMap) int {
 // header from one with an empty value, and the only call that can (Get)
 // copies the whole header map into Go first. So on this host
 // a header with an empty value counts as absent (docs/golang.md).
+// The value points into Envoy's map, valid during the callback.
 func header(h api.HeaderMap, name string) (string, bool) {
-	if v := h.GetRaw(name); v != "" {
-		return clone(v), true
-	}
-	return "", false
-}
-
-// clone copies a value GetRaw returned: it points into Envoy's header map,
-// which Envoy may change once the callback returns.
-func clone(s string) string {
-	if s == "" {
-		return ""
-	}
-	return strings.Clone(s)
+	v := h.GetRaw(name)
+	return v, v != ""
 }

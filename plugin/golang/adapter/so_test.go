@@ -54,7 +54,7 @@ func TestSymbolListMatchesEnvoy(t *testing.T) {
 
 // envoyModuleDir is github.com/envoyproxy/envoy in the module cache, at the
 // version go.mod pins.
-func envoyModuleDir(t *testing.T) string {
+func envoyModuleDir(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/envoyproxy/envoy").Output()
 	if err != nil {
@@ -71,7 +71,7 @@ var soOnce struct {
 	out  []byte
 }
 
-func buildSO(t *testing.T) string {
+func buildSO(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the shared object (-short)")
@@ -95,8 +95,10 @@ func buildSO(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if soOnce.path != "" {
-		os.RemoveAll(filepath.Dir(soOnce.path))
+	for _, so := range []string{soOnce.path, baseline.path} {
+		if so != "" {
+			os.RemoveAll(filepath.Dir(so))
+		}
 	}
 	os.Exit(code)
 }

@@ -12,7 +12,8 @@ import (
 
 // streamFilter is one request's api.StreamFilter: it hands each callback to
 // the engine's Stream and performs the Action that comes back. Everything a
-// request needs lives in this one allocation.
+// request needs lives in this one object, which is reused (filters) once
+// Envoy destroyed the stream, unless a goroutine of it may still run.
 type streamFilter struct {
 	cb api.FilterCallbackHandler
 
@@ -29,16 +30,34 @@ type streamFilter struct {
 	// ended: Envoy completed or destroyed the stream; a late timer or
 	// goroutine must not call back into it.
 	ended bool
+	// async: a goroutine of this stream (delay timer, resume) was started;
+	// the filter is then left to the GC instead of being reused.
+	async bool
 }
+
+// filters holds streamFilters whose streams Envoy destroyed, so a request
+// allocates none.
+var filters = sync.Pool{New: func() any { return new(streamFilter) }}
+
+// inert is every request's filter on a route whose config enforces
+// nothing: each callback passes the request on without touching it.
+var inert = &api.PassThroughStreamFilter{}
 
 // NewStreamFilter is the api.StreamFilterFactory: one filter per request.
 func NewStreamFilter(cfg any, cb api.FilterCallbackHandler) api.StreamFilter {
-	if c, ok := cfg.(*invalidConfig); ok {
-		return &invalidFilter{cfg: c, cb: cb}
+	c, ok := cfg.(*filter.Config)
+	if !ok {
+		if c, ok := cfg.(*invalidConfig); ok {
+			return &invalidFilter{cfg: c, cb: cb}
+		}
 	}
-	f := &streamFilter{cb: cb}
+	if c.Inert() {
+		return inert
+	}
+	f := filters.Get().(*streamFilter)
+	f.cb = cb
 	f.req.cb, f.resp.cb = cb, cb
-	f.s.Init(cfg.(*filter.Config))
+	f.s.Init(c)
 	return f
 }
 
@@ -47,6 +66,7 @@ func (f *streamFilter) DecodeHeaders(h api.RequestHeaderMap, endStream bool) (st
 	defer f.mu.Unlock()
 	defer f.recoverCallback(&st, f.cb.DecoderFilterCallbacks())
 	f.req.h = h
+	f.req.seen = 0
 	a := f.s.OnRequestHeaders(&f.req, endStream)
 	return f.decodeAction(a, endStream)
 }
@@ -75,6 +95,7 @@ func (f *streamFilter) DecodeTrailers(t api.RequestTrailerMap) (st api.StatusTyp
 		// Envoy's golang filter forwards the body it holds for us only when
 		// trailers are continued asynchronously; a synchronous Continue here
 		// would pass the trailers and strand the body.
+		f.async = true
 		go f.resume(dec, api.Continue)
 		return api.Running
 	}
@@ -86,7 +107,21 @@ func (f *streamFilter) EncodeHeaders(h api.ResponseHeaderMap, endStream bool) (s
 	defer f.mu.Unlock()
 	enc := f.cb.EncoderFilterCallbacks()
 	defer f.recoverCallback(&st, enc)
-	status := responseStatus(h)
+	// Each read of the response is a call into Envoy: make only those a
+	// route's config needs. No x-ratelimit-* due and no override: nothing;
+	// an override alone: :status, then the engine only if it may match.
+	l := f.s.Later()
+	if l&(filter.LaterResponse|filter.LaterOverride) == 0 {
+		return api.Continue
+	}
+	status := 0
+	ranges, anyStatus := f.s.Config().OverrideStatuses()
+	if anyStatus || len(ranges) > 0 {
+		status = responseStatus(h)
+		if l&filter.LaterResponse == 0 && !anyStatus && !inRanges(ranges, status) {
+			return api.Continue
+		}
+	}
 	f.resp.h = h
 	a := f.s.OnResponseHeaders(status, &f.resp)
 	f.resp.h = nil
@@ -122,12 +157,21 @@ func (f *streamFilter) OnStreamComplete() {
 }
 
 // OnDestroy stops a pending fault delay: its goroutine must not call back
-// into a stream Envoy has already torn down.
+// into a stream Envoy has already torn down. Envoy calls the filter no more
+// after it (the SDK drops its reference), so unless a goroutine of the
+// stream was started, the filter is reused.
 func (f *streamFilter) OnDestroy(api.DestroyReason) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.end()
 	f.req.h = nil
+	reuse := !f.async
+	f.mu.Unlock()
+	if reuse {
+		f.s.Init(nil)
+		f.cb, f.req, f.resp = nil, requestView{}, responseView{}
+		f.holding, f.ended = false, false
+		filters.Put(f)
+	}
 }
 
 func (f *streamFilter) end() {
@@ -145,6 +189,7 @@ func (f *streamFilter) decodeAction(a filter.Action, endStream bool) api.StatusT
 		f.sendReply(f.cb.DecoderFilterCallbacks(), a.Reply)
 		return api.LocalReply
 	case filter.Delay:
+		f.async = true
 		f.delay = time.AfterFunc(a.Delay, f.delayDone)
 		return api.Running
 	case filter.StopAndBuffer:

@@ -80,14 +80,14 @@ func newRig(t testing.TB, filterLevel, route string) *rig {
 
 // request is one stream through the adapter, with the fakes Envoy would hand it.
 type request struct {
-	f   *streamFilter
+	f   api.StreamFilter
 	h   *fakeHandler
 	req *fakeHeaders
 }
 
 func (r *rig) request(remote, method, path string, kv ...string) *request {
 	h := newHandler(remote)
-	f := NewStreamFilter(r.cfg, h).(*streamFilter)
+	f := NewStreamFilter(r.cfg, h)
 	hdr := newHeaders(append([]string{":method", method, ":path", path, ":scheme", "http", ":authority", "example.com"}, kv...)...)
 	return &request{f: f, h: h, req: hdr}
 }
@@ -575,7 +575,9 @@ func TestPanicAnswers500(t *testing.T) {
 // logged through the request's callbacks, never into a crash. A panic in a
 // header map the engine calls is caught by the engine's own guard.
 func TestAdapterPanic(t *testing.T) {
-	r := newRig(t, `{"timeout":{"http":{"requestTimeout":"1s"}}}`, "")
+	// an override, so the adapter reads :status
+	r := newRig(t, `{"timeout":{"http":{"requestTimeout":"1s"}},
+		"responseOverride":[{"match":{"statusCodes":[{"value":500}]},"response":{"statusCode":503}}]}`, "")
 	q := r.request("192.0.2.1:1", "GET", "/")
 	if st := q.f.DecodeHeaders(q.req, true); st != api.Continue {
 		t.Fatalf("DecodeHeaders = %v", st)

@@ -17,6 +17,11 @@
 //   complete ATTEMPTS           OnStreamComplete + OnDestroy
 //   counters                    print the counters defined and their values
 //   sleep MS                    let the library's goroutines run (fault delays)
+//   repeat N ... end            run the lines between N times, printing nothing,
+//                               then "bench N ns/req=X go->c=Y c->go=Z" (X: the
+//                               process's CPU time, every thread, per request) and
+//                               "calls NAME PER_REQ" for each API the library
+//                               called (crossings per request; N >= 1)
 //
 // Side effects print as "continue N", "reply CODE grpc=G body=... hdr K=V",
 // "set K=V" (request/response header writes), "copyheaders N" (the SDK
@@ -26,9 +31,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
+
+// Every crossing is counted: calls the library makes into this C API
+// (go->c, by name) and calls this program makes into the library (c->go).
+enum { MAXAPI = 32 };
+static const char* apiName[MAXAPI];
+static long long apiCalls[MAXAPI], goCalls;
+static int quiet; // inside repeat: print nothing
+#define COUNT() do { static int id = -1; if (id < 0) { for (id = 0; apiName[id] && apiName[id] != __func__; id++) {} apiName[id] = __func__; } apiCalls[id]++; } while (0)
+#define printf(...) (quiet ? 0 : printf(__VA_ARGS__)) // so no call may sit in its arguments
+#define INTO_GO(call) (goCalls++, (call))
 
 typedef struct { const char* p; long long n; } GoStr; // a Go string header
 
@@ -57,22 +73,22 @@ static void put(kv* t, int* n, const char* k, const char* v) {
 }
 
 // --- the C API Envoy gives the library ------------------------------------
-uint32_t envoyGoFilterLogLevel() { return 2; } // info
-void envoyGoFilterLog(uint32_t level, void* m, int n) {
+uint32_t envoyGoFilterLogLevel() { COUNT(); return 2; } // info
+void envoyGoFilterLog(uint32_t level, void* m, int n) { COUNT();
   char* s = dupn(m, n);
   for (char* c = s; *c; c++) if (*c == '\n') *c = '|'; // one line per log
   printf("log %u %s\n", level, s); free(s);
 }
-void envoyGoConfigHttpFinalize(void* c) {}
-void envoyGoFilterHttpFinalize(void* r, int reason) {}
-CAPIStatus envoyGoFilterHttpDefineMetric(void* c, uint32_t type, void* name, int n, uint32_t* id) {
+void envoyGoConfigHttpFinalize(void* c) { COUNT();}
+void envoyGoFilterHttpFinalize(void* r, int reason) { COUNT();}
+CAPIStatus envoyGoFilterHttpDefineMetric(void* c, uint32_t type, void* name, int n, uint32_t* id) { COUNT();
   names[nmetrics] = dupn(name, n); *id = nmetrics++;
   return CAPIOK;
 }
-CAPIStatus envoyGoFilterHttpIncrementMetric(void* c, uint32_t id, int64_t off) {
+CAPIStatus envoyGoFilterHttpIncrementMetric(void* c, uint32_t id, int64_t off) { COUNT();
   counts[id] += off; return CAPIOK;
 }
-CAPIStatus envoyGoFilterHttpGetHeader(void* s, void* key, int klen, uint64_t* vd, int* vl) {
+CAPIStatus envoyGoFilterHttpGetHeader(void* s, void* key, int klen, uint64_t* vd, int* vl) { COUNT();
   int* n; kv* t = table(s, &n);
   for (int i = 0; i < *n; i++)
     if ((int)strlen(t[i].k) == klen && !memcmp(t[i].k, key, klen)) {
@@ -82,7 +98,7 @@ CAPIStatus envoyGoFilterHttpGetHeader(void* s, void* key, int klen, uint64_t* vd
 }
 // CopyHeaders fills the Go-side copy the SDK keeps (its Get, and its Set
 // before the first write): strs holds 2*num Go strings, buf the bytes.
-CAPIStatus envoyGoFilterHttpCopyHeaders(void* s, void* strs, void* buf) {
+CAPIStatus envoyGoFilterHttpCopyHeaders(void* s, void* strs, void* buf) { COUNT();
   int* n; kv* t = table(s, &n);
   GoStr* g = strs; char* b = buf;
   printf("copyheaders %d\n", *n);
@@ -102,16 +118,17 @@ static uint64_t size(kv* t, int n) {
   return bytes;
 }
 
-CAPIStatus envoyGoFilterHttpSetHeaderHelper(void* s, void* key, int klen, void* val, int vlen, headerAction a) {
+CAPIStatus envoyGoFilterHttpSetHeaderHelper(void* s, void* key, int klen, void* val, int vlen, headerAction a) { COUNT();
   int* n; kv* t = table(s, &n);
   char* k = dupn(key, klen); char* v = dupn(val, vlen);
   put(t, n, k, v);
   printf("set %s=%s\n", k, v); free(k); free(v);
   return CAPIOK;
 }
-CAPIStatus envoyGoFilterHttpContinue(void* s, int status) { printf("continue %d\n", status); return CAPIOK; }
+CAPIStatus envoyGoFilterHttpContinue(void* s, int status) { COUNT(); printf("continue %d\n", status); return CAPIOK; }
 CAPIStatus envoyGoFilterHttpSendLocalReply(void* s, int code, void* body, int blen, void* hdrs, int hn,
                                            long long grpc, void* det, int dlen) {
+  COUNT();
   char* b = dupn(body, blen); char* d = dupn(det, dlen);
   for (char* c = b; *c; c++) if (*c == '\n') *c = '|';
   printf("reply %d grpc=%lld details=%s body=%s\n", code, grpc, d, b);
@@ -120,7 +137,7 @@ CAPIStatus envoyGoFilterHttpSendLocalReply(void* s, int code, void* body, int bl
   free(b); free(d);
   return CAPIOK;
 }
-CAPIStatus envoyGoFilterHttpGetStringValue(void* r, int id, uint64_t* vd, int* vl) {
+CAPIStatus envoyGoFilterHttpGetStringValue(void* r, int id, uint64_t* vd, int* vl) { COUNT();
   const char* v;
   switch (id) {
   case 1: v = routename; break; // ValueRouteName
@@ -129,7 +146,7 @@ CAPIStatus envoyGoFilterHttpGetStringValue(void* r, int id, uint64_t* vd, int* v
   }
   *vd = (uint64_t)v; *vl = strlen(v); return CAPIOK;
 }
-CAPIStatus envoyGoFilterHttpGetIntegerValue(void* r, int id, uint64_t* v) {
+CAPIStatus envoyGoFilterHttpGetIntegerValue(void* r, int id, uint64_t* v) { COUNT();
   if (id != 6) return CAPIValueNotFound; // ValueAttemptCount
   *v = attempts; return CAPIOK;
 }
@@ -162,10 +179,31 @@ int main(int argc, char** argv) {
   static char plugin[] = "btp";
   httpRequest* req = NULL;
   processState dec, enc;
+  // The script is read whole, so repeat can replay its lines.
+  enum { MAXLINES = 4096 };
+  static char* lines[MAXLINES];
+  int nlines = 0, pc = 0, loopStart = -1;
+  long long loopLeft = 0, loopN = 0, goAt = 0, apiAt[MAXAPI];
+  struct timespec t0, t1;
   char line[4096], a[2048], b[2048];
-  while (fgets(line, sizeof line, stdin)) {
+  while (nlines < MAXLINES && fgets(line, sizeof line, stdin)) lines[nlines++] = strdup(line);
+  while (pc < nlines) {
+    strcpy(line, lines[pc++]);
     line[strcspn(line, "\n")] = 0;
-    if (sscanf(line, "config %2047s %2047s", a, b) == 2) {
+    if (sscanf(line, "repeat %lld", &loopN) == 1 && loopN > 0) {
+      loopStart = pc; loopLeft = loopN; quiet = 1;
+      goAt = goCalls; memcpy(apiAt, apiCalls, sizeof apiAt);
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    } else if (!strcmp(line, "end")) {
+      if (--loopLeft > 0) { pc = loopStart; continue; }
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+      quiet = 0;
+      long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec), cgo = 0;
+      for (int i = 0; i < MAXAPI; i++) cgo += apiCalls[i] - apiAt[i];
+      printf("bench %lld ns/req=%.1f go->c=%.2f c->go=%.2f\n", loopN, (double)ns / loopN, (double)cgo / loopN, (double)(goCalls - goAt) / loopN);
+      for (int i = 0; i < MAXAPI && apiName[i]; i++)
+        if (apiCalls[i] > apiAt[i]) printf("calls %s %.2f\n", apiName[i], (double)(apiCalls[i] - apiAt[i]) / loopN);
+    } else if (sscanf(line, "config %2047s %2047s", a, b) == 2) {
       FILE* f = fopen(b, "rb");
       if (!f) { perror(b); return 2; }
       static char buf[65536];
@@ -174,9 +212,9 @@ int main(int argc, char** argv) {
       c->plugin_name_ptr = (uint64_t)plugin; c->plugin_name_len = 3;
       c->config_ptr = (uint64_t)buf; c->config_len = n;
       c->is_route_config = !strcmp(a, "route"); c->concurrency = 1;
-      printf("config %llu\n", (unsigned long long)newConfig(c));
+      { unsigned long long r = INTO_GO(newConfig(c)); printf("config %llu\n", r); }
     } else if (sscanf(line, "merge %2047s %2047s", a, b) == 2) {
-      printf("merged %llu\n", (unsigned long long)mergeConfig((uint64_t)plugin, 3, strtoull(a, 0, 10), strtoull(b, 0, 10)));
+      { unsigned long long r = INTO_GO(mergeConfig((uint64_t)plugin, 3, strtoull(a, 0, 10), strtoull(b, 0, 10))); printf("merged %llu\n", r); }
     } else if (sscanf(line, "header %2047s %2047[^\n]", a, b) == 2) {
       put(reqh, &nreq, a, b);
     } else if (sscanf(line, "remote %127s", remote) == 1) {
@@ -188,20 +226,20 @@ int main(int argc, char** argv) {
       req->configId = strtoull(a, 0, 10); req->worker_id = 0;
       dec = (processState){req, 0, 1}; // decoding, ProcessingHeader
       int end = !strncmp(line, "decode ", 7);
-      printf("status %llu\n", (unsigned long long)onHeader(&dec, end, nreq, size(reqh, nreq)));
+      { unsigned long long r = INTO_GO(onHeader(&dec, end, nreq, size(reqh, nreq))); printf("status %llu\n", r); }
     } else if (sscanf(line, "data %2047s %2047s", a, b) == 2) {
       dec.state = 4; // ProcessingData; the library reads only the chunk's length here
-      printf("status %llu\n", (unsigned long long)onData(&dec, atoi(b), 1, strtoull(a, 0, 10)));
+      { unsigned long long r = INTO_GO(onData(&dec, atoi(b), 1, strtoull(a, 0, 10))); printf("status %llu\n", r); }
     } else if (!strcmp(line, "trailers")) {
       dec.state = 6; // ProcessingTrailer
-      printf("status %llu\n", (unsigned long long)onHeader(&dec, 1, 0, 0));
+      { unsigned long long r = INTO_GO(onHeader(&dec, 1, 0, 0)); printf("status %llu\n", r); }
     } else if (sscanf(line, "encode %2047s", a) == 1) {
       nresp = 0; put(resph, &nresp, ":status", a);
       enc = (processState){req, 1, 1}; // encoding, ProcessingHeader
-      printf("status %llu\n", (unsigned long long)onHeader(&enc, 0, nresp, size(resph, nresp)));
+      { unsigned long long r = INTO_GO(onHeader(&enc, 0, nresp, size(resph, nresp))); printf("status %llu\n", r); }
     } else if (sscanf(line, "complete %2047s", a) == 1) {
       attempts = strtoull(a, 0, 10);
-      onComplete(req); onDestroy(req, 0);
+      INTO_GO(onComplete(req)); INTO_GO(onDestroy(req, 0));
       nreq = 0; printf("done\n");
     } else if (sscanf(line, "sleep %2047s", a) == 1) {
       usleep(atoi(a) * 1000);
