@@ -13,7 +13,7 @@ RATELIMIT_BIN     := $(CURDIR)/$(OUT)/ratelimit/$(RATELIMIT_VERSION)/service_cmd
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help test lint unit so dynmod envoy envoy-validate e2e reliability redis ratelimit demo fuzz bench bench-load bench-instructions bench-baseline bench-floor golden golden-eg example
+.PHONY: help test lint unit so dynmod envoy envoy-validate e2e reliability redis ratelimit demo fuzz bench bench-golang bench-load bench-instructions bench-baseline bench-floor golden golden-eg example
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -83,6 +83,13 @@ BENCHLOAD_FLAGS ?=
 BASELINE ?=
 WITH_BASELINE = -baseline $(CURDIR)/$(OUT)/baseline -configs bare,module,native,module-empty,module-base
 BENCHLOAD = $(GO) run ./e2e/cmd/benchload -envoy $(ENVOY) -modules $(CURDIR)/$(OUT) -floor $(CURDIR)/$(OUT)/floor -btp $(OUT)/btp $(if $(BASELINE),$(WITH_BASELINE))
+
+# bench-golang: the golang host's cost per request through the built
+# libbtp.so in the C stand-in for Envoy (BENCHMARKS.md, "Native cost",
+# golang host); BASELINE=<git revision> also builds that revision's
+# library (git archive) and runs it in the same rounds.
+bench-golang: ## golang host: CPU ns and crossings per request through the built .so in the C stand-in (BASELINE=rev compares)
+	BTP_GOLANG_BASELINE=$(BASELINE) $(GO) test -run '^$$' -bench NativeCost -benchtime 30000x -count 7 ./plugin/golang/adapter
 
 bench-load: envoy dynmod bench-baseline bench-floor ## Envoy CPU per request: bare, floors, module vs native filters per feature, interleaved (minutes; not in CI)
 	$(BENCHLOAD) $(BENCHLOAD_FLAGS)

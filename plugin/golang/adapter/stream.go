@@ -216,6 +216,7 @@ func (f *streamFilter) delayDone() {
 		return
 	}
 	f.delay = nil
+	f.req.seen = 0 // values read in an earlier callback are not relied on
 	dec := f.cb.DecoderFilterCallbacks()
 	defer f.recoverAsync(dec)
 	a := f.s.OnDelayDone(&f.req)
