@@ -56,11 +56,21 @@ func TestReliabilityConfigFuzz(t *testing.T) {
 			break
 		}
 		tg := targets[rng.IntN(len(targets))]
-		mutated, what := mutateConfig(rng, tg.value)
+		mutated, what, strict := mutateConfig(rng, tg.value)
 		outcome, detail := runMutation(t, boot, v, tg, mutated)
 		tally[outcome]++
 		if outcome == "crashed" {
 			crashes = append(crashes, fmt.Sprintf("mutation %d (%s on %s): %s\nconfig: %s", i, what, tg.path, detail, mutated))
+		}
+		// Parsing is strict: an unknown field or a null anywhere is refused
+		// at load (issue 13, point 3), never taken as a default.
+		if strict != "" && outcome != "rejected" {
+			msg := fmt.Sprintf("mutation %d (%s on %s) was %s, want rejected: %s", i, what, tg.path, outcome, detail)
+			if strict == "null" && nullFixPending {
+				t.Log("KNOWN FAILURE, fix pending (issue 13, point 3): " + msg)
+			} else {
+				t.Error(msg)
+			}
 		}
 		if testing.Verbose() && !relFull {
 			t.Logf("mutation %d (%s on %s): %s %s", i, what, tg.path, outcome, detail)
@@ -246,27 +256,32 @@ var hostile = []any{
 }
 
 // mutateConfig applies one to three seeded mutations to the JSON config
-// (or breaks the JSON text itself) and says what it did.
-func mutateConfig(rng *rand.Rand, src string) (string, string) {
+// (or breaks the JSON text itself) and says what it did. strict is
+// "unknown" when every mutation added an unknown field, "null" when each
+// added an unknown field or set a value to null (at least one null): a
+// config the strict parser must refuse. Otherwise it is "".
+func mutateConfig(rng *rand.Rand, src string) (mutated, what, strict string) {
 	if rng.IntN(10) == 0 {
 		b := []byte(src)
 		switch rng.IntN(4) {
 		case 0:
-			return string(b[:rng.IntN(len(b))]), "truncated JSON"
+			return string(b[:rng.IntN(len(b))]), "truncated JSON", ""
 		case 1:
 			b[rng.IntN(len(b))] = "{}[],:\"\\0x"[rng.IntN(10)]
-			return string(b), "one byte replaced"
+			return string(b), "one byte replaced", ""
 		case 2:
-			return src + src, "JSON twice"
+			return src + src, "JSON twice", ""
 		default:
-			return strings.Repeat("[", 10000) + strings.Repeat("]", 10000), "10000-deep nesting"
+			return strings.Repeat("[", 10000) + strings.Repeat("]", 10000), "10000-deep nesting", ""
 		}
 	}
 	var doc any
 	if err := json.Unmarshal([]byte(src), &doc); err != nil {
 		panic(err) // btp render wrote it
 	}
-	var what []string
+	var did []string
+	unknowns, nulls := 0, 0
+	rootNull := false // a config that is null as a whole may mean "none"
 	// Mostly one mutation, so that some configs stay valid and are
 	// served; sometimes two or three.
 	times := 1
@@ -281,36 +296,43 @@ func mutateConfig(rng *rand.Rand, src string) (string, string) {
 		case 0:
 			if nd.del != nil {
 				nd.del()
-				what = append(what, "drop "+nd.path)
+				did = append(did, "drop "+nd.path)
 				continue
 			}
 			fallthrough
 		case 1, 2:
 			val := hostile[rng.IntN(len(hostile))]
 			nd.set(val)
-			what = append(what, fmt.Sprintf("%s = %.40s", nd.path, fmt.Sprint(val)))
+			if val == nil {
+				nulls++
+				rootNull = rootNull || nd.path == "$"
+			}
+			did = append(did, fmt.Sprintf("%s = %.40s", nd.path, fmt.Sprint(val)))
 		case 3:
 			if obj, ok := nd.get().(map[string]any); ok {
 				obj["bogus"+strconv.Itoa(rng.IntN(9))] = 1
-				what = append(what, "unknown field in "+nd.path)
+				unknowns++
+				did = append(did, "unknown field in "+nd.path)
 				continue
 			}
 			nd.set(nil)
-			what = append(what, nd.path+" = null")
+			nulls++
+			rootNull = rootNull || nd.path == "$"
+			did = append(did, nd.path+" = null")
 		case 4:
 			if arr, ok := nd.get().([]any); ok && len(arr) > 0 {
 				more := slices.Repeat(arr[:1], 500)
 				nd.set(append(more, arr...))
-				what = append(what, "500 copies in "+nd.path)
+				did = append(did, "500 copies in "+nd.path)
 				continue
 			}
 			nd.set([]any{nd.get()})
-			what = append(what, nd.path+" wrapped in an array")
+			did = append(did, nd.path+" wrapped in an array")
 		case 5:
 			// Another node's value here: a status where a duration goes.
 			other := nodes[rng.IntN(len(nodes))]
 			nd.set(deepCopy(other.get()))
-			what = append(what, nd.path+" = value of "+other.path)
+			did = append(did, nd.path+" = value of "+other.path)
 		default:
 			switch x := nd.get().(type) {
 			case float64:
@@ -320,15 +342,27 @@ func mutateConfig(rng *rand.Rand, src string) (string, string) {
 			default:
 				nd.set(fmt.Sprint(x))
 			}
-			what = append(what, "tweak "+nd.path)
+			did = append(did, "tweak "+nd.path)
 		}
 	}
 	out, err := json.Marshal(doc)
 	if err != nil {
 		panic(err)
 	}
-	return string(out), strings.Join(what, "; ")
+	switch {
+	case rootNull:
+	case unknowns+nulls == times && nulls > 0:
+		strict = "null"
+	case unknowns == times:
+		strict = "unknown"
+	}
+	return string(out), strings.Join(did, "; "), strict
 }
+
+// nullFixPending marks issue 13 point 3's refusal of null as not on main
+// yet: a null the parser takes is reported, not failed. Remove it with
+// the fix.
+const nullFixPending = true
 
 type node struct {
 	get  func() any
