@@ -65,12 +65,7 @@ func TestReliabilityConfigFuzz(t *testing.T) {
 		// Parsing is strict: an unknown field or a null anywhere is refused
 		// at load (issue 13, point 3), never taken as a default.
 		if strict != "" && outcome != "rejected" {
-			msg := fmt.Sprintf("mutation %d (%s on %s) was %s, want rejected: %s", i, what, tg.path, outcome, detail)
-			if strict == "null" && nullFixPending {
-				t.Log("KNOWN FAILURE, fix pending (issue 13, point 3): " + msg)
-			} else {
-				t.Error(msg)
-			}
+			t.Errorf("mutation %d (%s on %s) was %s, want rejected: %s", i, what, tg.path, outcome, detail)
 		}
 		if testing.Verbose() && !relFull {
 			t.Logf("mutation %d (%s on %s): %s %s", i, what, tg.path, outcome, detail)
@@ -358,11 +353,6 @@ func mutateConfig(rng *rand.Rand, src string) (mutated, what, strict string) {
 	}
 	return string(out), strings.Join(did, "; "), strict
 }
-
-// nullFixPending marks issue 13 point 3's refusal of null as not on main
-// yet: a null the parser takes is reported, not failed. Remove it with
-// the fix.
-const nullFixPending = true
 
 type node struct {
 	get  func() any

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -121,20 +120,10 @@ func TestReliabilityPanicFlood(t *testing.T) {
 	// An attacker who can make the engine panic must not fill the disk: the
 	// stack is logged a few times a minute, the rest only counted.
 	if logBytes > 64<<10 {
-		msg := fmt.Sprintf("%d panics wrote %d bytes to Envoy's log, want < 64 KiB", n, logBytes)
-		if panicLogFixPending {
-			t.Log("KNOWN FAILURE, fix pending (issue 13, point 4): " + msg)
-		} else {
-			t.Error(msg)
-		}
+		t.Errorf("%d panics wrote %d bytes to Envoy's log, want < 64 KiB", n, logBytes)
 	}
 	alive(t, r.Envoy, r.URL("/side"))
 }
-
-// panicLogFixPending marks issue 13 point 4's panic log rate limit as not
-// on main yet: the bound is checked and reported, but does not fail the
-// probe. Remove it with the fix.
-const panicLogFixPending = true
 
 func logSize(e *harness.Envoy) int64 {
 	st, err := os.Stat(e.LogPath)

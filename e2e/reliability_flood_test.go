@@ -101,6 +101,7 @@ func floodKeys(t *testing.T, r *relEnv, keys int, ask func(hot string) int,
 	}
 	active, idle := hot[0], hot[1:]
 
+	full0 := r.Envoy.Stats(t)["btp.ratelimit.table_full"]
 	rss := sampleRSS(t, r.Envoy)
 	const workers = 8
 	deadline := time.Now().Add(time.Duration(scale(90, 600)) * time.Second)
@@ -146,7 +147,7 @@ func floodKeys(t *testing.T, r *relEnv, keys int, ask func(hot string) int,
 	}
 	sent := c.get(200) + c.get(429)
 	figure(t, "%d keys, %d requests in %.1fs (%.0f req/s), statuses %v (btp.ratelimit.table_full %d); RSS %.0f MiB before, peak %.0f MiB (+%.0f)",
-		keys, sent, took.Seconds(), float64(sent)/took.Seconds(), c.String(), r.Envoy.Stats(t)["btp.ratelimit.table_full"], base, peak, peak-base)
+		keys, sent, took.Seconds(), float64(sent)/took.Seconds(), c.String(), r.Envoy.Stats(t)["btp.ratelimit.table_full"]-full0, base, peak, peak-base)
 
 	var reset []string
 	for _, h := range append(idle, active) {

@@ -67,12 +67,7 @@ func TestReliabilityMalformed(t *testing.T) {
 			t.Errorf("%s: %s", res.name, res.outcome)
 		}
 		if want := cases[i].want; want != "" && !strings.HasPrefix(res.outcome, want) {
-			msg := fmt.Sprintf("%s: %s, want %s", res.name, res.outcome, want)
-			if contentLengthFixPending {
-				t.Log("KNOWN FAILURE, fix pending (issue 13, point 4): " + msg)
-			} else {
-				t.Error(msg)
-			}
+			t.Errorf("%s: %s, want %s", res.name, res.outcome, want)
 		}
 	}
 	st := r.Envoy.Stats(t)
@@ -103,11 +98,6 @@ type malformedCase struct {
 	// want, if set, is the outcome the class must have (a prefix).
 	want string
 }
-
-// contentLengthFixPending marks issue 13 point 4's Content-Length >= 2^63
-// as not fixed on main yet: the class is checked and reported, but does
-// not fail the probe. Remove it with the fix.
-const contentLengthFixPending = true
 
 // sendRaw writes data on a fresh connection and reports what Envoy did:
 // "answered: <status line>", "closed" (without an answer), or a failure:
