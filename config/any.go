@@ -25,9 +25,11 @@ const (
 
 // ParseAny decodes the config from the Any a host receives: a TypedStruct
 // (xds.type.v3 or udpa.type.v1) or a Struct holding the config object, or a
-// StringValue / BytesValue holding it as JSON. A nil Any is an empty config.
+// StringValue / BytesValue holding it as JSON. A nil Any is an empty
+// config, and so is an empty one (no type, no value): what Envoy's golang
+// filter hands over for a filter without plugin_config.
 func ParseAny(a *anypb.Any) (*Policy, error) {
-	if a == nil {
+	if a == nil || (a.GetTypeUrl() == "" && len(a.GetValue()) == 0) {
 		return &Policy{}, nil
 	}
 	switch a.GetTypeUrl() {

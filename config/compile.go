@@ -29,6 +29,17 @@ func Load(data []byte) (*Compiled, error) {
 	return Compile(p)
 }
 
+// LoadBytes parses (ParseBytes), validates and compiles the config bytes a
+// dynamic module receives: the dynamic-module host's parse, and so the one
+// `btp check` runs for that host.
+func LoadBytes(data []byte) (*Compiled, error) {
+	p, err := ParseBytes(data)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(p)
+}
+
 // Compile validates p and prepares it. Every error names the field path,
 // the bad value and what is allowed.
 func Compile(p *Policy) (*Compiled, error) {

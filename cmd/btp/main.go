@@ -22,6 +22,8 @@ type command struct {
 	summary string // one line for `btp --help`
 	usage   string // arguments after the name, for `btp NAME --help`
 	help    string // more for `btp NAME --help` (optional)
+	// args: the command takes positional arguments (files), read from fs.Args().
+	args bool
 	// setup declares the command's flags on fs and returns the function
 	// that runs it once the flags are parsed.
 	setup func(fs *flag.FlagSet) func(s *stdio) error
@@ -75,9 +77,13 @@ func run(args []string, s *stdio) int {
 		if c.help != "" {
 			fmt.Fprintf(w, "%s\n\n", c.help)
 		}
-		fmt.Fprintf(w, "flags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintf(w, "flags:\n")
+			fs.SetOutput(w)
+			fs.PrintDefaults()
+		}
 	}
 	fs.Usage = func() {} // printed below, to stdout for --help
 	if err := fs.Parse(args[1:]); err != nil {
@@ -88,7 +94,7 @@ func run(args []string, s *stdio) int {
 		usage(s.err) // flag already printed the error itself
 		return 1
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && !c.args {
 		fmt.Fprintf(s.err, "btp %s: unexpected argument %q (inputs are given with -f)\n", c.name, fs.Arg(0))
 		return 1
 	}

@@ -40,11 +40,7 @@ func ParseRouteConfig(raw []byte) (*filter.Config, error) {
 // parse takes the bytes Envoy passes: JSON, or a serialized
 // udpa.type.v1.TypedStruct (config.ParseBytes).
 func parse(raw []byte) (*filter.Config, error) {
-	p, err := config.ParseBytes(raw)
-	if err != nil {
-		return nil, err
-	}
-	c, err := config.Compile(p)
+	c, err := config.LoadBytes(raw) // `btp check` runs the same
 	if err != nil {
 		return nil, err
 	}

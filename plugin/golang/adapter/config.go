@@ -40,10 +40,7 @@ func (ConfigParser) Parse(a *anypb.Any, callbacks api.ConfigCallbackHandler) (an
 	if callbacks != nil {
 		opts.Stats = defineStats(callbacks)
 	}
-	// A golang filter without plugin_config hands over an empty Any: no defaults.
-	if a != nil && a.GetTypeUrl() == "" && len(a.GetValue()) == 0 {
-		a = nil
-	}
+	// `btp check` runs this same filter.ParseAny on a bootstrap's configs.
 	cfg, err := filter.ParseAny(a, opts)
 	if err != nil {
 		err = fmt.Errorf("btp: %w", err)
