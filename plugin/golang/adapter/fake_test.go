@@ -312,9 +312,9 @@ func (h *fakeHandler) logged() []logLine {
 }
 
 // fakeCounter implements api.CounterMetric.
-type fakeCounter struct{ n atomic.Int64 }
+type fakeCounter struct{ n, calls atomic.Int64 }
 
-func (c *fakeCounter) Increment(d int64) { c.n.Add(d) }
+func (c *fakeCounter) Increment(d int64) { c.n.Add(d); c.calls.Add(1) }
 func (c *fakeCounter) Get() uint64       { return uint64(c.n.Load()) }
 func (c *fakeCounter) Record(v uint64)   { c.n.Store(int64(v)) }
 

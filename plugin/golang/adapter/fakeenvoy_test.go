@@ -107,6 +107,7 @@ header :method GET
 decode 5
 encode 200
 complete 1
+sleep 1100
 counters
 `)
 		want := []string{
@@ -155,6 +156,7 @@ header x-user bob
 decode 3
 encode 503
 complete 3
+sleep 1100
 counters
 `)
 		want := []string{
@@ -202,7 +204,7 @@ counters
 		// api.StopAndBufferWatermark = 4: Envoy holds each chunk and hands the next one over
 		out := runEnvoy(t, bin, so, []string{`{"requestBuffer":{"limit":"1Ki"}}`},
 			"config filter $0\nheader :method POST\ndecodeopen 1\ndata 600 0\ndata 600 0\ncomplete 1\n"+
-				"header :method POST\ndecodeopen 1\ndata 600 0\ndata 424 1\ncomplete 1\ncounters\n")
+				"header :method POST\ndecodeopen 1\ndata 600 0\ndata 424 1\ncomplete 1\nsleep 1100\ncounters\n")
 		if !contains(out, "config 1", "status 4", "status 4", "reply 413", "status 1", "done",
 			"status 4", "status 4", "status 2", "done", "counter btp.buffer.too_large 1") {
 			t.Fatalf("output:\n%s", strings.Join(out, "\n"))

@@ -64,7 +64,7 @@ func (f *invalidFilter) DecodeHeaders(api.RequestHeaderMap, bool) api.StatusType
 			strings.TrimPrefix(f.cfg.r.err.Error(), "btp: "))
 	}
 	if f.cfg.stats != nil {
-		f.cfg.stats.invalid.Increment(1)
+		f.cfg.stats.add(invalid)
 	}
 	// Envoy shapes it as gRPC for gRPC requests (as it does a direct
 	// response); the status passed is Envoy's own mapping of 500.

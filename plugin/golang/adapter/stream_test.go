@@ -25,6 +25,9 @@ var configLog struct {
 }
 
 func init() {
+	// Counters reach the fakes at once, so a test can read them right after
+	// a request (TestCountsBatched covers the batching).
+	batchCounts = false
 	logError = func(msg string) {
 		configLog.Lock()
 		defer configLog.Unlock()
