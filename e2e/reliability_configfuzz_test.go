@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -331,7 +332,12 @@ func mutateConfig(rng *rand.Rand, src string) (mutated, what, strict string) {
 		default:
 			switch x := nd.get().(type) {
 			case float64:
-				nd.set([]float64{-x, x * 1e6, x + 0.5, 0, -1}[rng.IntN(5)])
+				y := []float64{-x, x * 1e6, x + 0.5, 0, -1}[rng.IntN(5)]
+				if math.IsInf(y, 0) {
+					nd.set(json.Number("1e999")) // valid JSON, no float64
+				} else {
+					nd.set(y)
+				}
 			case string:
 				nd.set([]string{strings.ToUpper(x), x + " ", " " + x, x + "\x00", strings.Repeat(x, 100), x[:len(x)/2]}[rng.IntN(6)])
 			default:

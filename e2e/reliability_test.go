@@ -192,6 +192,13 @@ func onConn(addr string, local net.Addr, reqs [][]byte, deadline time.Time) ([]i
 	return codes, nil
 }
 
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, 16<<10) }
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
 // counts tallies status codes.
 type counts struct {
 	mu sync.Mutex
