@@ -44,7 +44,7 @@ envoy-validate: envoy dynmod ## envoy --mode validate on every rendered golden a
 # reliability: the probes of docs/reliability.md at full size (their short
 # versions run in make e2e). The whole log goes to build/out/reliability.log;
 # the figures and the verdicts are printed.
-reliability: envoy dynmod ## the reliability probes at full size (about 5 minutes; not in make test): docs/reliability.md
+reliability: envoy dynmod ## the reliability probes at full size (about 6 minutes; not in make test): docs/reliability.md
 	set -o pipefail; BTP_RELIABILITY=full BTP_ENVOY=$(ENVOY) BTP_MODULE_DIR=$(CURDIR)/$(OUT) \
 	  $(GO) test -count=1 -timeout 60m -v -run '^TestReliability' ./e2e/ 2>&1 | tee $(OUT)/reliability.log | \
 	  grep --line-buffered -E '^(--- |    --- |PASS|FAIL|ok )|figure |KNOWN FAILURE'
