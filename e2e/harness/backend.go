@@ -30,6 +30,8 @@ type Request struct {
 // told to fail, answer slowly, stall, or go down. Every response carries
 // BackendHeader: Name. It answers GET /healthz with 200 (or 503 once
 // SetHealthy(false)) without counting it as a hit.
+// A request with x-once-status: NNN is answered NNN the first time its
+// x-once-key value is seen, 200 afterwards.
 type Backend struct {
 	Name string
 	Port int
@@ -45,6 +47,7 @@ type Backend struct {
 	unhealth bool
 	reqs     []Request
 	inflight atomic.Int64
+	onceSeen map[string]bool // x-once-key values answered already
 }
 
 // maxRecorded bounds the requests a backend keeps for Requests().
@@ -147,6 +150,20 @@ func (b *Backend) Close() {
 	b.srv.Shutdown(ctx)
 }
 
+// firstSeen records key and reports whether it is new.
+func (b *Backend) firstSeen(key string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.onceSeen[key] {
+		return false
+	}
+	if b.onceSeen == nil {
+		b.onceSeen = map[string]bool{}
+	}
+	b.onceSeen[key] = true
+	return true
+}
+
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(BackendHeader, b.Name)
 	b.mu.Lock()
@@ -184,6 +201,14 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if status == 0 {
 		status = http.StatusOK
+	}
+	// x-once-status: NNN answers NNN to the first request carrying a given
+	// x-once-key and 200 to the later ones: a retry repeats the client's
+	// headers, so whether the client sees NNN tells whether Envoy retried.
+	if code, err := strconv.Atoi(r.Header.Get("x-once-status")); err == nil && code >= 200 && code <= 599 {
+		if key := r.Header.Get("x-once-key"); key != "" && b.firstSeen(key) {
+			status = code
+		}
 	}
 	// /status/NNN answers NNN, as Envoy Gateway's e2e echo backend does.
 	if code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/")); err == nil && strings.HasPrefix(r.URL.Path, "/status/") && code >= 200 && code <= 599 {

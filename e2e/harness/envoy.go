@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ type Envoy struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // exit status, valid after done is closed
+
+	pidsOnce sync.Once
+	pids     []string // the processes of its group, once it is ready (ConnOwner)
 }
 
 // startTimeout bounds how long Envoy may take to become ready.
