@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,7 +26,9 @@ import (
 // is accepted by target; connections that land on another Envoy of fleet()
 // (every Envoy sharing the port; called on each dial, so the fleet may grow)
 // are closed unused. A connection Envoy closes is replaced the same way.
-func PinnedClient(port int, target *Envoy, fleet func() []*Envoy) *http.Client {
+// onPeerClose, if not nil, is called each time Envoy closes (or resets) one
+// of the client's connections, as opposed to the client closing it.
+func PinnedClient(port int, target *Envoy, fleet func() []*Envoy, onPeerClose func()) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
@@ -39,6 +43,9 @@ func PinnedClient(port int, target *Envoy, fleet func() []*Envoy) *http.Client {
 				return nil, err
 			}
 			if owner == target {
+				if onPeerClose != nil {
+					return &peerCloseConn{Conn: c, onPeerClose: onPeerClose}, nil
+				}
 				return c, nil
 			}
 			c.Close()
@@ -49,6 +56,23 @@ func PinnedClient(port int, target *Envoy, fleet func() []*Envoy) *http.Client {
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{Proxy: nil, DialContext: dial, MaxIdleConnsPerHost: 4},
 	}
+}
+
+// peerCloseConn reports the first read that ends because the peer closed
+// or reset the connection (a read after the client's own Close fails with
+// net.ErrClosed instead).
+type peerCloseConn struct {
+	net.Conn
+	once        sync.Once
+	onPeerClose func()
+}
+
+func (c *peerCloseConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.once.Do(c.onPeerClose)
+	}
+	return n, err
 }
 
 // ConnOwner is the Envoy of envoys that accepted the client connection c
