@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +31,7 @@ import (
 // mutated route and another route are answered or time out, and Envoy
 // stays up and stops cleanly). Crashed (a signal death, Envoy's crash
 // handler, a Go fatal error, an exit after being ready, a hang on stop)
-// must be 0.
+// must be 0. `btp check` on the same bootstrap must give Envoy's verdict.
 func TestReliabilityConfigFuzz(t *testing.T) {
 	be := startHashBackend(t)
 	v := harness.NewVars(t, nil)
@@ -48,6 +52,7 @@ func TestReliabilityConfigFuzz(t *testing.T) {
 	n := scale(8, 520)
 	rng := rand.New(rand.NewPCG(13, 5))
 	tally := map[string]int{}
+	agreed, compared := 0, 0
 	var crashes []string
 	deadline := time.Now().Add(time.Duration(scale(90, 1500)) * time.Second)
 	start := time.Now()
@@ -58,8 +63,18 @@ func TestReliabilityConfigFuzz(t *testing.T) {
 		}
 		tg := targets[rng.IntN(len(targets))]
 		mutated, what, strict := mutateConfig(rng, tg.value)
-		outcome, detail := runMutation(t, boot, v, tg, mutated)
+		outcome, detail, checked := runMutation(t, boot, v, tg, mutated)
 		tally[outcome]++
+		// btp check (the hosts' own parsers) must say what Envoy did.
+		if outcome == "rejected" || outcome == "accepted" {
+			compared++
+			if checked == outcome {
+				agreed++
+			}
+		}
+		if (outcome == "rejected" || outcome == "accepted") && checked != outcome {
+			t.Errorf("mutation %d (%s on %s): Envoy %s it, btp check %s\nconfig: %s", i, what, tg.path, outcome, checked, mutated)
+		}
 		if outcome == "crashed" {
 			crashes = append(crashes, fmt.Sprintf("mutation %d (%s on %s): %s\nconfig: %s", i, what, tg.path, detail, mutated))
 		}
@@ -72,7 +87,7 @@ func TestReliabilityConfigFuzz(t *testing.T) {
 			t.Logf("mutation %d (%s on %s): %s %s", i, what, tg.path, outcome, detail)
 		}
 	}
-	figure(t, "%d mutations in %.0fs: %v", n, time.Since(start).Seconds(), tally)
+	figure(t, "%d mutations in %.0fs: %v; btp check gave Envoy's verdict on %d of %d", n, time.Since(start).Seconds(), tally, agreed, compared)
 	for _, c := range crashes {
 		t.Error(c)
 	}
@@ -132,7 +147,7 @@ func walkRoutes(v any, f func(route, cfg map[string]any)) {
 
 // runMutation starts Envoy on boot with target tg's config replaced by
 // mutated, on fresh ports, and classifies what happened.
-func runMutation(t *testing.T, boot string, v harness.Vars, tg fuzzTarget, mutated string) (outcome, detail string) {
+func runMutation(t *testing.T, boot string, v harness.Vars, tg fuzzTarget, mutated string) (outcome, detail, checked string) {
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(boot), &m); err != nil {
 		t.Fatal(err)
@@ -150,7 +165,33 @@ func runMutation(t *testing.T, boot string, v harness.Vars, tg fuzzTarget, mutat
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ready := harness.TryEnvoy(t, string(out), admin)
+	checked = btpCheck(t, out)
+	outcome, detail = startMutated(t, string(out), port, admin, tg)
+	return outcome, detail, checked
+}
+
+// btpCheck runs `btp check` on the bootstrap: "rejected" (exit 1),
+// "accepted" (exit 0) or what else happened.
+func btpCheck(t *testing.T, boot []byte) string {
+	f := filepath.Join(t.TempDir(), "envoy.yaml")
+	if err := os.WriteFile(f, boot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(harness.BtpBinary(t), "check", f).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "accepted"
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		return "rejected"
+	}
+	return fmt.Sprintf("btp check: %v: %s", err, out)
+}
+
+// startMutated starts Envoy on the mutated bootstrap and classifies what
+// it did.
+func startMutated(t *testing.T, out string, port, admin int, tg fuzzTarget) (outcome, detail string) {
+	e, ready := harness.TryEnvoy(t, out, admin)
 	defer e.Stop()
 	if !ready {
 		state, _ := e.WaitExit(5 * time.Second)
