@@ -5,6 +5,7 @@ import (
 
 	xdstypev3 "github.com/cncf/xds/go/xds/type/v3"
 	golangv3alpha "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/http/golang/v3alpha"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	dynmodv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/dynamic_modules/v3"
 	dynmodfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/dynamic_modules/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -41,6 +42,13 @@ func (r *renderer) btpFilter() *hcmv3.HttpFilter {
 	}
 	return &hcmv3.HttpFilter{
 		Name: DynamicModuleFilterName,
+		// Disabled in the chain; each route with a policy enables it
+		// (perRouteFilterConfig), as Envoy Gateway places its optional
+		// filters. Envoy then creates no module filter for a route without
+		// a policy, which costs what bare Envoy does (BENCHMARKS.md,
+		// module-off); the defaults are {}, so the filter had nothing to do
+		// there.
+		Disabled: true,
 		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&dynmodfilterv3.DynamicModuleFilter{
 			// metrics_namespace names the module's stats btp.* (Envoy >= 1.38).
 			DynamicModuleConfig: &dynmodv3.DynamicModuleConfig{Name: DynamicModuleName, DoNotClose: true, MetricsNamespace: "btp"},
@@ -56,7 +64,8 @@ func moduleConfig() *dynmodv3.DynamicModuleConfig {
 
 // perRouteFilterConfig wraps p for the selected host: a TypedStruct inside
 // the golang filter's ConfigsPerRoute, or the JSON as a StringValue inside
-// DynamicModuleFilterPerRoute.
+// DynamicModuleFilterPerRoute inside the FilterConfig that enables the
+// disabled module filter for the route.
 func (r *renderer) perRouteFilterConfig(p *config.Policy) (string, *anypb.Any, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
@@ -71,10 +80,10 @@ func (r *renderer) perRouteFilterConfig(p *config.Policy) (string, *anypb.Any, e
 			GolangPluginName: {Override: &golangv3alpha.RouterPlugin_Config{Config: mustAny(&xdstypev3.TypedStruct{Value: &s})}},
 		}}), nil
 	}
-	return DynamicModuleFilterName, mustAny(&dynmodfilterv3.DynamicModuleFilterPerRoute{
+	return DynamicModuleFilterName, mustAny(&routev3.FilterConfig{Config: mustAny(&dynmodfilterv3.DynamicModuleFilterPerRoute{
 		DynamicModuleConfig: moduleConfig(),
 		// per_route_config_name, not filter_name: Envoy 1.37 knows only it.
 		PerRouteConfigName: DynamicModuleFilter,
 		FilterConfig:       mustAny(wrapperspb.String(string(raw))),
-	}), nil
+	})}), nil
 }

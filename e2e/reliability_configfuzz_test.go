@@ -125,6 +125,9 @@ func walkRoutes(v any, f func(route, cfg map[string]any)) {
 	case map[string]any:
 		if tpf, ok := x["typed_per_filter_config"].(map[string]any); ok {
 			if dm, ok := tpf["envoy.filters.http.dynamic_modules"].(map[string]any); ok {
+				if inner, ok := dm["config"].(map[string]any); ok {
+					dm = inner // btp render's FilterConfig, enabling the disabled module filter
+				}
 				if cfg, ok := dm["filter_config"].(map[string]any); ok {
 					f(x, cfg)
 				}

@@ -54,7 +54,7 @@ func TestBenchloadSmoke(t *testing.T) {
 			t.Errorf("report has %d rows for %s, want 2 (closed loop, fixed rate):\n%s", n, c, out.String())
 		}
 	}
-	for _, target := range []string{"≤ 1.10× native", "≥ 0.90× native", "within 100 µs of native", "≤ 1.02× bare", "floor-sdk CPU/request", "floor-abi CPU/request"} {
+	for _, target := range []string{"≤ 1.10× native", "≥ 0.90× native", "within 100 µs of native", "module-off (a route without btp config) CPU/request ≤ 1.02× bare", "module-empty, enabled", "floor-sdk CPU/request", "floor-abi CPU/request"} {
 		if !strings.Contains(out.String(), target) {
 			t.Errorf("report has no target %q:\n%s", target, out.String())
 		}
@@ -86,7 +86,7 @@ func TestNativeFeatureFilters(t *testing.T) {
 		  "filter_chains": [{"filters": [{"typed_config": {
 		    "http_filters": [{"name": "btp"}, {"name": "router"}],
 		    "route_config": {"virtual_hosts": [{"routes": [{"route": {},
-		      "typed_per_filter_config": {"envoy.filters.http.dynamic_modules": {"filter_config": {"value": "{}"}}}}]}]}}}]}]}]}}`
+		      "typed_per_filter_config": {"envoy.filters.http.dynamic_modules": {"config": {"filter_config": {"value": "{}"}}}}}]}]}}}]}]}]}}`
 		if err := yaml.Unmarshal([]byte(rendered), &b); err != nil {
 			t.Fatal(err)
 		}

@@ -37,6 +37,10 @@ const (
 	// one call into Go per request that reads the per-route config and
 	// continues; the least a route with a policy can cost through this host.
 	FloorABI = "floor-abi"
+	// ModuleOff: a route without a policy on a listener whose chain has
+	// the module, as rendered: the filter is disabled: true in the chain and
+	// the route does not enable it, so Envoy creates no module filter.
+	ModuleOff = "module-off"
 )
 
 // features of the policy (testdata/policy.yaml.tmpl). Module and Native
@@ -54,7 +58,9 @@ func (s setup) has(f string) bool { return s.features[f] }
 
 // enforcing reports whether the configuration enforces its policy (module
 // or native filters), not only carries the module.
-func (s setup) enforcing() bool { return s.kind == Module || s.kind == ModuleBase || s.kind == Native }
+func (s setup) enforcing() bool {
+	return s.kind == Module || s.kind == ModuleBase || s.kind == Native
+}
 
 // parseSetup reads a configuration's name (without its @environment).
 func parseSetup(name string) (setup, error) {
@@ -63,7 +69,7 @@ func parseSetup(name string) (setup, error) {
 		all[f] = true
 	}
 	switch name {
-	case Bare, Module, Native, ModuleEmpty, ModuleBase, FloorSDK, FloorABI:
+	case Bare, Module, Native, ModuleEmpty, ModuleBase, FloorSDK, FloorABI, ModuleOff:
 		return setup{kind: name, features: all}, nil
 	}
 	for _, kind := range []string{Module, Native} {
@@ -147,7 +153,9 @@ func derive(b map[string]any, su setup) error {
 	if err != nil {
 		return err
 	}
-	module, err := object(route, "typed_per_filter_config", "envoy.filters.http.dynamic_modules", "filter_config")
+	// btp render enables the disabled module filter on the route with a
+	// FilterConfig around the module's per-route config.
+	module, err := object(route, "typed_per_filter_config", "envoy.filters.http.dynamic_modules", "config", "filter_config")
 	if err != nil {
 		return err
 	}
@@ -164,6 +172,12 @@ func derive(b map[string]any, su setup) error {
 	}
 	switch su.kind {
 	case Module, ModuleBase:
+	case ModuleOff:
+		if m, _ := filters[0].(map[string]any); m["disabled"] != true {
+			return fmt.Errorf("the module filter in the chain is not disabled: true")
+		}
+		noPolicy()
+		delete(route, "typed_per_filter_config")
 	case ModuleEmpty, FloorSDK, FloorABI:
 		noPolicy()
 		module["value"] = "{}"
@@ -220,7 +234,7 @@ var nativeFeature = map[string]string{
 	"envoy.filters.http.local_ratelimit": "ratelimit",
 }
 
-var allConfigs = []string{Bare, Module, Native, ModuleEmpty, ModuleBase, FloorSDK, FloorABI}
+var allConfigs = []string{Bare, Module, Native, ModuleEmpty, ModuleOff, ModuleBase, FloorSDK, FloorABI}
 
 // object walks maps (string keys) and lists (int keys) to an object.
 func object(v any, keys ...any) (map[string]any, error) {

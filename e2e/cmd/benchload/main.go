@@ -96,7 +96,7 @@ func main() {
 
 // defaultConfigs: the side-by-side set (BENCHMARKS.md, "Native cost").
 var defaultConfigs = func() []string {
-	c := []string{Bare, ModuleEmpty, FloorSDK, FloorABI, Module, Native}
+	c := []string{Bare, ModuleEmpty, ModuleOff, FloorSDK, FloorABI, Module, Native}
 	for _, f := range features {
 		c = append(c, Module+"-"+f, Native+"-"+f)
 	}
@@ -359,7 +359,7 @@ func counterpart(envoys []*envoy, e *envoy) int {
 				want = Native + "-" + f
 			}
 		}
-	case ModuleEmpty, FloorSDK, FloorABI:
+	case ModuleEmpty, FloorSDK, FloorABI, ModuleOff:
 		want = Bare
 	}
 	return slices.IndexFunc(envoys, func(c *envoy) bool { return want != "" && c.name == want })
@@ -410,7 +410,7 @@ func report(w io.Writer, o options, envoys []*envoy, samples, open [][]sample, r
 			float64(median(column(s, func(s sample) int64 { return s.rss })))/(1<<20),
 			median(column(s, func(s sample) float64 { return s.rps })), rpsVs)
 	}
-	fmt.Fprintln(w, "\n(Medians over rounds; over, ÷ and the counterpart ratios are medians of the per-round figures. The counterpart of module and module-F is native with the same features, of module-empty and the floors bare.)")
+	fmt.Fprintln(w, "\n(Medians over rounds; over, ÷ and the counterpart ratios are medians of the per-round figures. The counterpart of module and module-F is native with the same features, of module-empty, module-off and the floors bare.)")
 	if len(open) > 0 {
 		fmt.Fprintf(w, "\nFixed rate (open loop): %d rounds, %.0f requests/s (%.0f%% of bare's closed-loop median) for %v over %d connections; latency from each request's scheduled send time.\n\n",
 			o.openRounds, rate, 100*o.openRate, o.openFor, o.openConns)
@@ -454,9 +454,14 @@ func targets(w io.Writer, envoys []*envoy, samples, open [][]sample) {
 			fmt.Fprintf(w, "| module (all five) p99 at a fixed rate within 100 µs of native | %+.0f µs | %s |\n", us(d), met(d <= 100*time.Microsecond))
 		}
 	}
+	// A route without btp config is module-off as btp renders it (the
+	// module disabled in the chain); module-empty enables it with {}.
+	if off := at(ModuleOff); off >= 0 && bare >= 0 {
+		r := paired(samples[off], samples[bare], cpuRatio)
+		fmt.Fprintf(w, "| module-off (a route without btp config) CPU/request ≤ 1.02× bare | %.3f× | %s |\n", r, met(r <= 1.02))
+	}
 	if empty >= 0 && bare >= 0 {
-		r := paired(samples[empty], samples[bare], cpuRatio)
-		fmt.Fprintf(w, "| module-empty CPU/request ≤ 1.02× bare | %.3f× | %s |\n", r, met(r <= 1.02))
+		fmt.Fprintf(w, "| (module-empty, enabled with {}) CPU/request ÷ bare | %.3f× | |\n", paired(samples[empty], samples[bare], cpuRatio))
 	}
 	for _, f := range []string{FloorSDK, FloorABI} {
 		if i := at(f); i >= 0 && bare >= 0 {
