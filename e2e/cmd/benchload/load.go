@@ -51,29 +51,11 @@ func load(ctx context.Context, addr string, n, conns int, limit time.Duration) (
 	reqs := requests()
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	errs := make(chan error, conns)
 	start := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			seen, err := loadConn(ctx, addr, reqs, lat, &next)
-			mu.Lock()
-			for k, v := range seen {
-				statuses[k] += v
-			}
-			mu.Unlock()
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
+	statuses, err := onConns(conns, func(int) (map[int]int, error) {
+		return loadConn(ctx, addr, reqs, lat, &next)
+	})
 	wall := time.Since(start)
-	close(errs)
 	done := 0
 	for _, v := range statuses {
 		done += v
@@ -81,7 +63,7 @@ func load(ctx context.Context, addr string, n, conns int, limit time.Duration) (
 	lat = lat[:done]
 	slices.Sort(lat)
 	r := result{n: done, statuses: statuses, lat: lat, wall: wall}
-	if err := <-errs; err != nil {
+	if err != nil {
 		return r, err
 	}
 	if done < n {
@@ -199,30 +181,12 @@ func openLoop(ctx context.Context, addr string, rate float64, n, conns int, limi
 	reqs := requests()
 	lat := make([]time.Duration, n)
 	answered := make([]bool, n)
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	errs := make(chan error, conns)
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now().Add(10 * time.Millisecond) // every connection dialled
-	var wg sync.WaitGroup
-	for c := 0; c < min(conns, n); c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			seen, err := openConn(ctx, addr, reqs, c, conns, start, interval, lat, answered)
-			mu.Lock()
-			for k, v := range seen {
-				statuses[k] += v
-			}
-			mu.Unlock()
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
+	statuses, err := onConns(min(conns, n), func(c int) (map[int]int, error) {
+		return openConn(ctx, addr, reqs, c, conns, start, interval, lat, answered)
+	})
 	wall := time.Since(start)
-	close(errs)
 	done := 0
 	kept := lat[:0]
 	for i, ok := range answered {
@@ -233,7 +197,7 @@ func openLoop(ctx context.Context, addr string, rate float64, n, conns int, limi
 	}
 	slices.Sort(kept)
 	r := result{n: done, statuses: statuses, lat: kept, wall: wall}
-	if err := <-errs; err != nil {
+	if err != nil {
 		return r, err
 	}
 	if done < n {
@@ -312,4 +276,28 @@ func contextSwitches(pid int) (int64, error) {
 		}
 	}
 	return sum, nil
+}
+
+// onConns runs conn(0) ... conn(n-1) at once, one goroutine each, and
+// returns their status counts summed and the first error any returned.
+func onConns(n int, conn func(c int) (map[int]int, error)) (map[int]int, error) {
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var first error
+	var wg sync.WaitGroup
+	for c := range n {
+		wg.Go(func() {
+			seen, err := conn(c)
+			mu.Lock()
+			defer mu.Unlock()
+			for k, v := range seen {
+				statuses[k] += v
+			}
+			if first == nil {
+				first = err
+			}
+		})
+	}
+	wg.Wait()
+	return statuses, first
 }
