@@ -250,15 +250,19 @@ func (r *Resources) readDocument(file string, n int, doc []byte, list *ErrorList
 }
 
 // coveredBy reports whether the schema errors already explain a decode
-// error on field (any error at all when the decoder gave no field).
+// error on field (any error at all when the decoder gave no field). The Go
+// decoder's path has no list indices (rules.limit.requests where the
+// schema says rules[0].limit.requests), so they are compared without them.
 func coveredBy(schemaErrs ErrorList, field string) bool {
 	for _, e := range schemaErrs {
-		if field == "" || e.Field == field {
+		if field == "" || listIndex.ReplaceAllString(e.Field, "") == field {
 			return true
 		}
 	}
 	return false
 }
+
+var listIndex = regexp.MustCompile(`\[[0-9]+\]`)
 
 // validateObject applies the CRD defaults to the resource, then checks the
 // CRD schema and (for BackendTrafficPolicy) the CRD's CEL rules and

@@ -130,6 +130,8 @@ func TestReadErrors(t *testing.T) {
 			[]string{`spec.rateLimit.local.rules[0].limit.unit: unsupported value "Sec": allowed Day, Hour, Minute, Month, Second, Week, Year`}},
 		{"rate limit requests missing", gatewayYAML + btpHead + "  rateLimit: {type: Local, local: {rules: [{limit: {unit: Second}}]}}\n",
 			[]string{`BackendTrafficPolicy/default/p1: spec.rateLimit.local.rules[0].limit.requests: required`}},
+		{"rate limit requests negative, reported once", gatewayYAML + btpHead + "  rateLimit: {type: Local, local: {rules: [{limit: {requests: -3, unit: Second}}]}}\n",
+			[]string{`BackendTrafficPolicy/default/p1: spec.rateLimit.local.rules[0].limit.requests: invalid value -3: should be greater than or equal to 0`}},
 		{"rate limit requests null", gatewayYAML + btpHead + "  rateLimit: {type: Local, local: {rules: [{limit: {requests: null, unit: Second}}]}}\n",
 			[]string{`BackendTrafficPolicy/default/p1: spec.rateLimit.local.rules[0].limit.requests: required`}},
 		{"rate limit header name", gatewayYAML + btpHead + "  rateLimit: {type: Local, local: {rules: [{clientSelectors: [{headers: [{name: X-Ok, value: a}, {name: \":authority\", value: b}, {name: \"x user\", type: Distinct}]}], limit: {requests: 1, unit: Second}}]}}\n",
