@@ -4,6 +4,7 @@ package main
 
 /*
 #cgo CFLAGS: -DBTP_FLOOR
+#include <stdbool.h>
 #include <stdint.h>
 */
 import "C"
@@ -17,6 +18,7 @@ import "C"
 var floorRouted bool
 
 //export btpFloor
-func btpFloor(route C.uintptr_t) {
+func btpFloor(route C.uintptr_t, yield C.bool) {
 	floorRouted = route != 0 && configAt(route).route != nil
+	tick(bool(yield))
 }

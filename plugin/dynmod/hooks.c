@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "_cgo_export.h"
 #include "hooks.h"
@@ -67,6 +68,26 @@ static void flush_counts(envoy_dynamic_module_type_http_filter_envoy_ptr envoy, 
   s->ncount = 0;
 }
 
+// btp_tick_due says, at most once per btp_tick_ns on this thread, that Go
+// should yield once (tick.go): the Go runtime's sysmon counts a P
+// whose scheduler tick has not moved for 10 ms as running one goroutine too
+// long, and a cgo callback on an Envoy thread never moves it, so without the
+// yield sysmon took the worker's P after nearly every request (handoffp,
+// an M woken to find nothing, the next entry getting a P back the slow way).
+// Per thread: each Envoy worker holds its own P.
+#define btp_tick_ns 5000000 // under the runtime's 10 ms (forcePreemptNS)
+static __thread int64_t btp_tick_at;
+static bool btp_tick_due(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  if (now - btp_tick_at < btp_tick_ns) {
+    return false;
+  }
+  btp_tick_at = now;
+  return true;
+}
+
 #define GO(s, call) ((s)->depth++, call)
 #define GO_DONE(s) \
   do { if (--(s)->depth == 0 && (s)->free_slot) { (s)->free_slot = false; end_stream(s); } } while (0)
@@ -91,7 +112,7 @@ envoy_dynamic_module_on_http_filter_request_headers(
   uintptr_t route = (uintptr_t)envoy_dynamic_module_callback_get_most_specific_route_config(envoy);
 #ifdef BTP_FLOOR
   (void)s, (void)end_of_stream;
-  btpFloor(route); // floor.go: benchload's one-crossing floor, enforcing nothing
+  btpFloor(route, btp_tick_due()); // floor.go: benchload's one-crossing floor, enforcing nothing
   return envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue;
 #endif
   if ((s->config & 1) && (route == 0 || (route & 1))) {
@@ -103,7 +124,7 @@ envoy_dynamic_module_on_http_filter_request_headers(
   s->nreq = (int32_t)btp_get_headers(envoy, envoy_dynamic_module_type_http_header_type_RequestHeader, s->req,
                                      btp_max_views);
   envoy_dynamic_module_type_on_http_filter_request_headers_status st =
-      GO(s, btpRequestHeaders(envoy, s, route, end_of_stream));
+      GO(s, btpRequestHeaders(envoy, s, route, end_of_stream, btp_tick_due()));
   flush_counts(envoy, s);
   GO_DONE(s);
   return st;

@@ -113,7 +113,7 @@ func (s *stream) release() {
 }
 
 //export btpRequestHeaders
-func btpRequestHeaders(envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr, c *C.btp_stream, route C.uintptr_t, endOfStream C.bool) C.envoy_dynamic_module_type_on_http_filter_request_headers_status {
+func btpRequestHeaders(envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr, c *C.btp_stream, route C.uintptr_t, endOfStream, yield C.bool) C.envoy_dynamic_module_type_on_http_filter_request_headers_status {
 	s := streamOf(c)
 	s.depth++
 	s.envoy = envoy
@@ -129,6 +129,7 @@ func btpRequestHeaders(envoy C.envoy_dynamic_module_type_http_filter_envoy_ptr, 
 	s.a.Start(configAt(c.config).factory, s)
 	st := s.a.OnRequestHeaders(bool(endOfStream))
 	s.exit()
+	tick(bool(yield))
 	return C.envoy_dynamic_module_type_on_http_filter_request_headers_status(headersStatus(st))
 }
 
