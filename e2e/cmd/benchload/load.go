@@ -91,20 +91,12 @@ func loadConn(ctx context.Context, addr string, reqs [][]byte, lat []time.Durati
 			return seen, nil
 		}
 		t0 := time.Now()
-		if _, err := conn.Write(reqs[i%users]); err != nil {
-			return seen, err
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return seen, err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		status, err := roundTrip(conn, br, reqs[i%users])
 		if err != nil {
 			return seen, err
 		}
 		lat[i] = time.Since(t0)
-		seen[resp.StatusCode]++
+		seen[status]++
 	}
 }
 
@@ -231,20 +223,12 @@ func openConn(ctx context.Context, addr string, reqs [][]byte, c, conns int, sta
 		if ctx.Err() != nil {
 			return seen, nil
 		}
-		if _, err := conn.Write(reqs[i%users]); err != nil {
-			return seen, err
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return seen, err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		status, err := roundTrip(conn, br, reqs[i%users])
 		if err != nil {
 			return seen, err
 		}
 		lat[i], answered[i] = time.Since(due), true
-		seen[resp.StatusCode]++
+		seen[status]++
 	}
 	return seen, nil
 }
@@ -300,4 +284,18 @@ func onConns(n int, conn func(c int) (map[int]int, error)) (map[int]int, error) 
 	}
 	wg.Wait()
 	return statuses, first
+}
+
+// roundTrip sends one request on conn and reads its whole response.
+func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (int, error) {
+	if _, err := conn.Write(req); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, err
 }
